@@ -1,0 +1,139 @@
+"""The structured schema of a run. Registered in Hydra's ConfigStore, so a misspelt key or a value of
+the wrong type fails when the config is composed, before anything is computed.
+
+Method configs are subclasses of MethodConfig, one per method, defined in the method's own module
+(auxrun/methods/*.py) and registered there under the ``method`` group as ``<name>_schema``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+
+
+@dataclass
+class BackboneConfig:
+    name: str = MISSING
+    # "tiny": random-init BERT built from the fields below; "hub": AutoModel.from_pretrained(hub_id or path).
+    kind: str = "hub"
+    hub_id: str | None = None
+    path: str | None = None  # a local model directory; wins over hub_id
+    cased: bool = True
+    set_lowercase: bool = (
+        False  # hub tokenizers: force do_lower_case = not cased (else trust the tokenizer's own config)
+    )
+    fallback_package: str | None = None  # an installed package shipping the weights (get_model_path())
+    lr: float = 2e-5  # the learning rate the backbone's papers fine-tune with; train.lr defaults to it
+    # tiny only
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 128
+    vocab_size: int = 800
+    max_position: int = 128
+
+
+@dataclass
+class TaskSetConfig:
+    name: str = MISSING
+    tasks: list[str] = field(default_factory=list)
+    primaries: list[str] = field(default_factory=list)
+    # Ground truth for the toy pool: {primary: {related: [...], unrelated: [...], noise: [...]}}
+    planted: dict[str, Any] = field(default_factory=dict)
+    # Per-task-set scaling of the methods' budgets (e.g. AUTOSEM rounds on toy).
+    method_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HardwareConfig:
+    name: str = MISSING
+    device: str = "cpu"  # cpu | cuda | auto
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast on CUDA)
+    num_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
+    num_workers: int = 0  # DataLoader workers
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    lr: float | None = None  # None: the backbone's lr
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    dropout: float = 0.1
+    # size_proportional (MT-DNN: every batch of every task once per epoch, shuffled) or ratio
+    # (AUTOSEM: eta_i batches of task i per cycle; cycles until the primary's batches are used).
+    schedule: str = "auto"  # auto: ratio when the Selection has ratios, else size_proportional
+    max_train_examples: int | None = None  # cap per task (quick runs); None = all
+    eval_every_epoch: bool = True
+    finetune_primary_epochs: int = 0  # FastMTL: fine-tune on the primary after MTL
+    checkpoint: bool = True
+
+
+@dataclass
+class DataConfig:
+    root: str | None = None  # a folder with the official layouts (glue_data/, conll2003/, ...)
+    source: str = "auto"  # auto | local | hub | toy
+    toy_dir: str | None = None  # where the toy generator writes; default <cache>/toy/<seed>
+    toy_seed: int = 1234
+    toy_scale: float = 1.0  # multiplies the toy sizes (tests use small pools)
+    task_dirs: list[str] = field(default_factory=list)  # extra folders of task YAML files
+    max_length: int = 128
+    select_dev_fraction: float = 0.1  # GradTS protocol: 10% of train, seed 42
+    select_dev_seed: int = 42
+    hub_timeout_s: float = 2.0
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "csv"
+    project: str = "auxrun"
+    mode: str = "offline"
+
+
+@dataclass
+class RunConfig:
+    method: MethodConfig = MISSING
+    backbone: BackboneConfig = MISSING
+    task_set: TaskSetConfig = MISSING
+    hardware: HardwareConfig = MISSING
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    primary: str | None = None  # None: the task set's first primary
+    seed: int = 42
+    stage: str = "all"  # all | select | train | inspect
+    selection: str | None = None  # stage=train: a selection.json to train from
+    resume: bool = False
+    cache_dir: str | None = None  # artifact cache; default $AUXRUN_CACHE or <repo>/.cache
+    quiet: bool = False
+
+
+def _primary_or_default(primary, primaries, tasks) -> str:
+    return primary or next(iter(primaries or []), None) or next(iter(tasks or []), "none")
+
+
+def register_configs() -> None:
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("auxrun.primary"):
+        OmegaConf.register_new_resolver("auxrun.primary", _primary_or_default)
+    cs = ConfigStore.instance()
+    cs.store(name="run_schema", node=RunConfig)
+    cs.store(group="backbone", name="backbone_schema", node=BackboneConfig)
+    cs.store(group="task_set", name="task_set_schema", node=TaskSetConfig)
+    cs.store(group="hardware", name="hardware_schema", node=HardwareConfig)
+    cs.store(group="logger", name="logger_schema", node=LoggerConfig)
+    from auxrun.methods import registry
+
+    registry.register_method_schemas(cs)

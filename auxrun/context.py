@@ -1,0 +1,76 @@
+"""RunContext: what a method may use: the pool, fresh models, trainers, the ledger, the caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from auxrun.config import RunConfig
+from auxrun.data.pool import TaskPool
+from auxrun.models.backbone import build_encoder
+from auxrun.models.mtl import MultiTaskModel
+from auxrun.selection import Selection
+from auxrun.training.controller import Controller
+from auxrun.training.cost import CostLedger
+from auxrun.training.trainer import MTLTrainer
+
+
+@dataclass
+class RunContext:
+    cfg: RunConfig
+    pool: TaskPool
+    ledger: CostLedger
+    run_dir: Path
+    cache_dir: Path
+
+    def new_model(self, tasks: list[str]) -> MultiTaskModel:
+        """A fresh model: the backbone's initial weights (seeded for tiny) and new heads for ``tasks``."""
+        cfg = self.cfg
+        encoder = build_encoder(cfg.backbone, len(self.pool.tokenizer), cfg.seed, cfg.train.dropout)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 1)
+            return MultiTaskModel(encoder, {t: self.pool.specs[t] for t in tasks}, cfg.train.dropout)
+
+    def new_trainer(
+        self,
+        selection: Selection,
+        stage: str,
+        epochs: int | None = None,
+        controller: Controller | None = None,
+        eval_splits: list[str] | None = None,
+        best_split: str = "dev",
+        checkpoint: bool = False,
+        progress: bool = True,
+    ) -> MTLTrainer:
+        model = self.new_model(selection.training_tasks)
+        return MTLTrainer(
+            model,
+            self.pool,
+            selection,
+            self.cfg,
+            self.ledger,
+            run_dir=self.run_dir if checkpoint else None,
+            controller=controller,
+            stage=stage,
+            epochs=epochs,
+            eval_splits=eval_splits,
+            best_split=best_split,
+            progress=progress,
+        )
+
+    def trial_score(self, selection: Selection, stage: str = "trial", epochs: int | None = None) -> float:
+        """A full MTL run on ``selection``, scored by the primary's best main metric on select_dev
+        (never on dev, which is reported): what greedy trials and the GP search compare."""
+        trainer = self.new_trainer(
+            selection,
+            stage,
+            epochs=epochs,
+            eval_splits=["select_dev"],
+            best_split="select_dev",
+            progress=False,
+        )
+        summary = trainer.fit()
+        main = self.pool.specs[self.pool.primary].main_metric
+        return summary["best"]["select_dev"][main]

@@ -1,0 +1,149 @@
+"""Examples -> token ids and label ids (jiant's TokenizedExample/DataRow stages), and batching.
+
+Sequence labelling: a word's label sits on its first sub-token; the other sub-tokens, special
+tokens and padding get -100 and are ignored by the loss. Words cut off by truncation keep their
+gold tags in ``gold`` and are predicted as labels[0] (the outside tag) when scoring, so truncation
+never shifts a label onto the wrong word and never flatters the score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from auxrun.data.example import Example
+from auxrun.data.spec import TaskSpec
+from auxrun.errors import DataError
+
+IGNORE = -100
+
+
+@dataclass
+class EncodedSplit:
+    task: str
+    split: str
+    input_ids: list[Any]  # list[int] per example; list[list[int]] per choice for multiple choice
+    token_type_ids: list[Any]
+    labels: list[Any]  # int / float / list[int] (per token) / None when unlabeled
+    gold: list[Any]  # native gold values for metrics (class id, float, tag list, choice index)
+    word_starts: list[list[int]] = field(default_factory=list)  # seq labelling: token index per kept word
+    uids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def labeled(self) -> bool:
+        return len(self.gold) > 0 and all(g is not None for g in self.gold)
+
+    def lengths(self) -> list[int]:
+        if self.input_ids and isinstance(self.input_ids[0][0], list):
+            return [max(len(c) for c in x) for x in self.input_ids]
+        return [len(x) for x in self.input_ids]
+
+
+def _label_id(spec: TaskSpec, value: Any, where: str) -> int:
+    try:
+        return spec.labels.index(str(value))
+    except ValueError:
+        raise DataError(f"{where}: unknown label '{value}'; allowed: {spec.labels}") from None
+
+
+def encode_split(
+    spec: TaskSpec, split: str, examples: list[Example], tokenizer, max_length: int
+) -> EncodedSplit:
+    where = f"task '{spec.name}' split '{split}'"
+    uids = [e.uid for e in examples]
+    if spec.objective == "sequence_labeling":
+        return _encode_tagging(spec, split, examples, tokenizer, max_length, uids)
+    if spec.objective == "multiple_choice":
+        ids, types = [], []
+        for e in examples:
+            enc = tokenizer([e.text_a] * len(e.choices), e.choices, truncation=True, max_length=max_length)
+            ids.append(enc["input_ids"])
+            types.append(enc.get("token_type_ids") or [[0] * len(x) for x in enc["input_ids"]])
+        gold = [None if e.label is None else int(e.label) for e in examples]
+        return EncodedSplit(spec.name, split, ids, types, list(gold), gold, uids=uids)
+    a = [e.text_a or "" for e in examples]
+    b = [e.text_b or "" for e in examples] if "text_b" in spec.input_fields else None
+    enc = (
+        tokenizer(a, b, truncation=True, max_length=max_length)
+        if b is not None
+        else (tokenizer(a, truncation=True, max_length=max_length))
+    )
+    types = enc.get("token_type_ids") or [[0] * len(x) for x in enc["input_ids"]]
+    if spec.objective == "regression":
+        gold = [None if e.label is None else float(e.label) for e in examples]
+    else:
+        gold = [
+            None if e.label is None else _label_id(spec, e.label, f"{where}, example {e.uid}")
+            for e in examples
+        ]
+    return EncodedSplit(spec.name, split, enc["input_ids"], types, list(gold), gold, uids=uids)
+
+
+def _encode_tagging(spec, split, examples, tokenizer, max_length, uids) -> EncodedSplit:
+    where = f"task '{spec.name}' split '{split}'"
+    enc = tokenizer(
+        [e.tokens for e in examples], is_split_into_words=True, truncation=True, max_length=max_length
+    )
+    ids, types, labels, gold, starts = [], [], [], [], []
+    for i, e in enumerate(examples):
+        word_ids = enc.word_ids(i)
+        tag_ids = None
+        if e.label is not None:
+            if len(e.label) != len(e.tokens):
+                raise DataError(f"{where}, example {e.uid}: {len(e.tokens)} words but {len(e.label)} tags")
+            tag_ids = [_label_id(spec, t, f"{where}, example {e.uid}") for t in e.label]
+        row, first, prev = [], [], None
+        for pos, w in enumerate(word_ids):
+            if w is not None and w != prev:
+                first.append(pos)
+                row.append(tag_ids[w] if tag_ids is not None else IGNORE)
+            else:
+                row.append(IGNORE)
+            prev = w
+        ids.append(enc["input_ids"][i])
+        types.append(enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(word_ids))
+        labels.append(row if tag_ids is not None else None)
+        gold.append(list(e.label) if e.label is not None else None)
+        starts.append(first)
+    return EncodedSplit(spec.name, split, ids, types, labels, gold, starts, uids)
+
+
+def collate(split: EncodedSplit, indices: list[int], objective: str, pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad one batch to its own longest sequence (dynamic padding)."""
+    if objective == "multiple_choice":
+        n_choices = len(split.input_ids[indices[0]])
+        rows = [c for i in indices for c in split.input_ids[i]]
+        types = [c for i in indices for c in split.token_type_ids[i]]
+        batch = _pad(rows, types, pad_id)
+        batch = {k: v.view(len(indices), n_choices, -1) for k, v in batch.items()}
+    else:
+        batch = _pad(
+            [split.input_ids[i] for i in indices], [split.token_type_ids[i] for i in indices], pad_id
+        )
+    labels = [split.labels[i] for i in indices]
+    if all(x is not None for x in labels):
+        if objective == "sequence_labeling":
+            width = batch["input_ids"].shape[1]
+            batch["labels"] = torch.tensor([row + [IGNORE] * (width - len(row)) for row in labels])
+        elif objective == "regression":
+            batch["labels"] = torch.tensor(labels, dtype=torch.float)
+        else:
+            batch["labels"] = torch.tensor(labels, dtype=torch.long)
+    return batch
+
+
+def _pad(rows: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    tt = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for j, (r, t) in enumerate(zip(rows, types)):
+        ids[j, : len(r)] = torch.tensor(r)
+        tt[j, : len(t)] = torch.tensor(t)
+        mask[j, : len(r)] = 1
+    return {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask}

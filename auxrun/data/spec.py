@@ -1,0 +1,129 @@
+"""TaskSpec: a task defined as data, one YAML file per task under conf/task/ (MT-DNN's task_def)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from auxrun.errors import ConfigError
+
+OBJECTIVES = ("classification", "regression", "sequence_labeling", "multiple_choice")
+TASK_TYPES = ("single_sentence", "paraphrase", "inference", "similarity", "tagging", "emotion", "choice")
+
+
+@dataclass
+class LocalSource:
+    """Files under ``data.root``: ``<root>/<dir>/<files[split]>`` read by the reader named ``format``."""
+
+    format: str = "glue_tsv"
+    dir: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # split name -> file name
+    options: dict[str, Any] = field(default_factory=dict)  # reader-specific (columns, header, ...)
+
+
+@dataclass
+class HubSource:
+    """A Hugging Face hub dataset (``datasets.load_dataset(id, config, revision=...)``)."""
+
+    id: str = ""
+    config: str | None = None
+    revision: str | None = None
+    splits: dict[str, str] = field(default_factory=dict)  # auxrun split -> hub split
+    columns: dict[str, str] = field(default_factory=dict)  # Example field -> hub column
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToySource:
+    """The embedded generator (auxrun.data.toy): which family/rule and how many examples per split."""
+
+    rule: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Sources:
+    local: LocalSource | None = None
+    hub: HubSource | None = None
+    toy: ToySource | None = None
+
+
+@dataclass
+class TaskSpec:
+    name: str = "???"
+    objective: str = "classification"
+    task_type: str = "single_sentence"
+    labels: list[str] = field(default_factory=list)  # empty for regression
+    input_fields: list[str] = field(default_factory=lambda: ["text_a"])
+    metrics: list[str] = field(default_factory=lambda: ["accuracy"])
+    main_metric: str = "accuracy"
+    # Splits that are reported (scored when labelled); "dev" is the one best-epoch selection uses.
+    eval_splits: list[str] = field(default_factory=lambda: ["dev"])
+    # Carve a dev split out of train when the data set has none (CoNLL-2000): fraction and seed.
+    dev_from_train: float = 0.0
+    dev_from_train_seed: int = 42
+    description: str = ""
+    sources: Sources = field(default_factory=Sources)
+
+    @property
+    def num_labels(self) -> int:
+        if self.objective == "regression" or self.objective == "multiple_choice":
+            return 1
+        return len(self.labels)
+
+    def validate(self, where: str) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"{where}: objective '{self.objective}' is not one of {list(OBJECTIVES)}")
+        if self.task_type not in TASK_TYPES:
+            raise ConfigError(f"{where}: task_type '{self.task_type}' is not one of {list(TASK_TYPES)}")
+        if self.objective in ("classification", "sequence_labeling") and len(self.labels) < 2:
+            raise ConfigError(f"{where}: a {self.objective} task needs at least two labels")
+        if self.main_metric not in self.metrics:
+            raise ConfigError(f"{where}: main_metric '{self.main_metric}' is not in metrics {self.metrics}")
+        from auxrun.eval.metrics import METRICS
+
+        for m in self.metrics:
+            if m not in METRICS:
+                raise ConfigError(f"{where}: metric '{m}' is unknown; known metrics: {sorted(METRICS)}")
+        if not 0.0 <= self.dev_from_train < 1.0:
+            raise ConfigError(f"{where}: dev_from_train={self.dev_from_train} must be in [0, 1)")
+
+
+def task_dirs(extra: list[str] | None = None) -> list[Path]:
+    from auxrun.paths import CONF_DIR
+
+    return [Path(d) for d in (extra or [])] + [CONF_DIR / "task"]
+
+
+def available_tasks(extra_dirs: list[str] | None = None) -> list[str]:
+    names: set[str] = set()
+    for d in task_dirs(extra_dirs):
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
+def load_task_spec(name: str, extra_dirs: list[str] | None = None) -> TaskSpec:
+    """Read ``<name>.yaml`` from the task directories, checked against the TaskSpec schema."""
+    for d in task_dirs(extra_dirs):
+        path = d / f"{name}.yaml"
+        if path.is_file():
+            break
+    else:
+        raise ConfigError(f"unknown task '{name}'; available tasks: {available_tasks(extra_dirs)}")
+    try:
+        raw = OmegaConf.load(path)
+        merged = OmegaConf.merge(OmegaConf.structured(TaskSpec), raw)
+        spec: TaskSpec = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except (OmegaConfBaseException, yaml.YAMLError) as e:
+        msg = " ".join(str(e).split())
+        raise ConfigError(f"{path}: {msg}") from None
+    if spec.name != name:
+        raise ConfigError(f"{path}: name '{spec.name}' does not match the file name '{name}'")
+    spec.validate(str(path))
+    return spec

@@ -1,0 +1,154 @@
+"""One run, stage by stage: validate -> pool -> selection -> MTL training -> results.
+
+Each stage writes its artifact atomically into the run folder and reads only what the stage
+before it wrote, so ``stage=select`` / ``stage=train selection=PATH`` split a run in two and
+``resume=true`` picks an interrupted run up at its last finished stage or epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from auxrun.config import RunConfig
+from auxrun.context import RunContext
+from auxrun.data.pool import TaskPool
+from auxrun.errors import AuxrunError
+from auxrun.io import write_json_atomic, write_text_atomic
+from auxrun.methods.registry import get_method
+from auxrun.models.backbone import load_tokenizer
+from auxrun.paths import default_cache_dir
+from auxrun.reporting.console import print_choices, print_results
+from auxrun.selection import Selection
+from auxrun.training.cost import CostLedger
+
+log = logging.getLogger("auxrun")
+
+
+def apply_method_overrides(cfg: RunConfig, explicit: set[str]) -> None:
+    """The task set's budget for this method (e.g. fewer AUTOSEM rounds on toy), unless the
+    command line set the same key."""
+    for key, value in (cfg.task_set.method_overrides or {}).get(cfg.method.name, {}).items():
+        if f"method.{key}" in explicit:
+            continue
+        if not hasattr(cfg.method, key):
+            raise AuxrunError(f"task_set.method_overrides.{cfg.method.name}.{key}: method has no key '{key}'")
+        setattr(cfg.method, key, value)
+
+
+def build_tokenizer(cfg: RunConfig, pool: TaskPool, cache_dir: Path):
+    corpus = None
+    if cfg.backbone.kind == "tiny":
+        if all(s.sources.toy is not None for s in pool.specs.values()) and cfg.data.source in ("auto", "toy"):
+            from auxrun.data.toy import lexicon_corpus
+
+            corpus = lexicon_corpus(cfg.data.toy_seed)
+        else:
+            corpus = list(pool.train_texts())
+    return load_tokenizer(cfg.backbone, corpus, cache_dir)
+
+
+def build_context(cfg: RunConfig, run_dir: Path, specs, ledger: CostLedger) -> RunContext:
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    with ledger.stage("data"):
+        pool = TaskPool.load(cfg, specs)
+        pool.encode(build_tokenizer(cfg, pool, cache_dir), cfg.data.max_length)
+    return RunContext(cfg=cfg, pool=pool, ledger=ledger, run_dir=run_dir, cache_dir=cache_dir)
+
+
+def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
+    """Run every stage ``cfg.stage`` asks for; returns results (or the selection for stage=select)."""
+    if cfg.hardware.num_threads > 0:
+        torch.set_num_threads(cfg.hardware.num_threads)
+    torch.manual_seed(cfg.seed)
+    print_choices(cfg, run_dir)
+    ledger = CostLedger()
+    if cfg.stage == "inspect":
+        from auxrun.data.inspect import run_inspect
+
+        pool = TaskPool.load(cfg, specs)
+        cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+        return run_inspect(cfg, run_dir, build_tokenizer(cfg, pool, cache_dir))
+
+    ctx = build_context(cfg, run_dir, specs, ledger)
+    method = get_method(cfg.method.name)(cfg.method, ctx)
+
+    sel_path = run_dir / "selection.json"
+    if cfg.stage == "train":
+        selection = Selection.load(Path(cfg.selection))
+        _check_selection(selection, ctx)
+    elif cfg.resume and sel_path.is_file():
+        selection = Selection.load(sel_path)
+        log.info("resume: reusing %s", sel_path)
+    else:
+        with ledger.stage("select"):
+            selection = method.select()
+        selection.fill_instances({t: len(ctx.pool.split(t, "train")) for t in selection.training_tasks})
+        selection.extra["cost"] = ledger.to_dict()
+        selection.save(sel_path)
+    if cfg.stage == "select":
+        return selection.to_dict()
+
+    with ledger.stage("train"):
+        trainer = ctx.new_trainer(
+            selection, "train", controller=method.controller(), checkpoint=True, progress=not cfg.quiet
+        )
+        if cfg.resume and trainer.load_checkpoint():
+            log.info("resume: continuing after epoch %d", trainer.start_epoch)
+        summary = trainer.fit()
+    results = {
+        "method": cfg.method.name,
+        "primary": selection.primary,
+        "task_set": cfg.task_set.name,
+        "backbone": cfg.backbone.name,
+        "seed": cfg.seed,
+        "training_tasks": selection.training_tasks,
+        "main_metric": ctx.pool.specs[selection.primary].main_metric,
+        "best": summary["best"],
+        "best_epoch": summary["best_epoch"],
+        "epochs": trainer.epochs,
+        "cost": ledger.to_dict(),
+    }
+    write_text_atomic(run_dir / "metrics.csv", trainer.metrics_csv())
+    write_json_atomic(run_dir / "results.json", results)
+    if trainer.best_state is not None and os.environ.get("AUXRUN_SAVE_BEST", "0") == "1":
+        torch.save(trainer.best_state, run_dir / "best_model.pt")
+    print_results(results)
+    return results
+
+
+def _check_selection(selection: Selection, ctx: RunContext) -> None:
+    missing = [t for t in selection.training_tasks if t not in ctx.pool.specs]
+    if missing:
+        raise AuxrunError(f"selection trains {missing}, which are not in task_set '{ctx.cfg.task_set.name}'")
+    if selection.primary != ctx.pool.primary:
+        raise AuxrunError(f"selection is for primary '{selection.primary}', but primary='{ctx.pool.primary}'")
+
+
+def save_config(cfg: RunConfig, run_dir: Path) -> None:
+    write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+
+
+def load_saved_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise AuxrunError(f"resume=true: {path} not found; point hydra.run.dir at an auxrun run folder")
+    from auxrun.methods.registry import METHODS, load_all
+
+    load_all()
+    raw = OmegaConf.load(path)
+    method_cls = METHODS[raw.method.name][1]
+    schema = OmegaConf.structured(RunConfig)
+    schema.method = OmegaConf.structured(method_cls)
+    cfg = OmegaConf.to_object(OmegaConf.merge(schema, raw))
+    cfg.resume = True
+    return cfg
+
+
+__all__ = ["run", "save_config", "load_saved_config", "apply_method_overrides", "asdict"]

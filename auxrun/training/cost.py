@@ -1,0 +1,81 @@
+"""The cost ledger: wall time, examples forwarded and back-propagated, peak memory, per stage.
+
+The papers compare methods by cost (GradTS Table 3); auxrun records it for every stage so the
+comparison comes from the same ledger for every method.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass
+class StageCost:
+    wall_s: float = 0.0
+    examples_forward: int = 0
+    examples_backward: int = 0
+    peak_mem_mb: float = 0.0
+
+
+def _peak_mem_mb() -> float:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return torch.cuda.max_memory_allocated() / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+class CostLedger:
+    def __init__(self) -> None:
+        self.stages: dict[str, StageCost] = {}
+        self.notes: dict[str, list[str]] = {}
+        self._active: list[str] = []
+
+    def get(self, name: str) -> StageCost:
+        return self.stages.setdefault(name, StageCost())
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time a stage; nested stages count their wall time in themselves only."""
+        cost = self.get(name)
+        self._active.append(name)
+        start = time.perf_counter()
+        try:
+            yield cost
+        finally:
+            cost.wall_s += time.perf_counter() - start
+            cost.peak_mem_mb = max(cost.peak_mem_mb, _peak_mem_mb())
+            self._active.pop()
+
+    @property
+    def current(self) -> str:
+        return self._active[-1] if self._active else "other"
+
+    def count(self, forward: int = 0, backward: int = 0, stage: str | None = None) -> None:
+        cost = self.get(stage or self.current)
+        cost.examples_forward += forward
+        cost.examples_backward += backward
+
+    def note(self, stage: str, text: str) -> None:
+        self.notes.setdefault(stage, []).append(text)
+
+    def to_dict(self) -> dict:
+        return {
+            name: {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(c).items()}
+            for name, c in self.stages.items()
+        }
+
+    def state_dict(self) -> dict:
+        return {"stages": self.to_dict(), "notes": self.notes}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, values in state.get("stages", {}).items():
+            cost = self.get(name)  # update in place: an open ``stage()`` block keeps its reference
+            for k, v in values.items():
+                setattr(cost, k, v)
+        self.notes = {k: list(v) for k, v in state.get("notes", {}).items()}
