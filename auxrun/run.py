@@ -114,6 +114,7 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "best_epoch": summary["best_epoch"],
         "epochs": trainer.epochs,
         "cost": ledger.to_dict(),
+        "cost_notes": ledger.notes,
     }
     write_text_atomic(run_dir / "metrics.csv", trainer.metrics_csv())
     write_json_atomic(run_dir / "results.json", results)

@@ -334,3 +334,23 @@ def test_tags_land_on_first_subtokens_and_survive_truncation(task, max_length):
         assert enc.gold[i] == ex.label  # full gold kept for scoring, truncated words included
     if max_length == 8:
         assert any(len(s) < len(ex.tokens) for s, ex in zip(enc.word_starts, examples, strict=True))
+
+
+# --- unlabelled test splits predict into the GLUE submission format ------------------------------
+
+
+def test_glue_submission_files(tmp_path):
+    from auxrun.data.submission import write_glue_predictions
+
+    test = load("mnli")["test_mismatched"]
+    path = write_glue_predictions(
+        "mnli", [(e.uid, "neutral") for e in test], tmp_path, split="test_mismatched"
+    )
+    assert path.name == "MNLI-mm.tsv" and path.read_text() == "index\tprediction\n0\tneutral\n"
+    cola = write_glue_predictions("cola", {e.uid: "1" for e in load("cola")["test"]}, tmp_path)
+    assert cola.read_text().splitlines() == ["index\tprediction", "0\t1", "1\t1"]
+    stsb = write_glue_predictions("stsb", [("0", 5.7), ("1", -0.2)], tmp_path)
+    assert stsb.read_text().splitlines()[1:] == ["0\t5.000", "1\t0.000"]
+    with pytest.raises(DataError, match="not one of"):
+        write_glue_predictions("rte", [("0", "maybe")], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CoLA.tsv", "MNLI-mm.tsv", "STS-B.tsv"]

@@ -41,7 +41,8 @@ class CostLedger:
 
     @contextmanager
     def stage(self, name: str):
-        """Time a stage; nested stages count their wall time in themselves only."""
+        """Time a stage. Stages nest: an outer stage's totals include its inner stages (``select``
+        includes ``select/probe_rte``), and the inner ones give the breakdown."""
         cost = self.get(name)
         self._active.append(name)
         start = time.perf_counter()
@@ -56,10 +57,12 @@ class CostLedger:
     def current(self) -> str:
         return self._active[-1] if self._active else "other"
 
-    def count(self, forward: int = 0, backward: int = 0, stage: str | None = None) -> None:
-        cost = self.get(stage or self.current)
-        cost.examples_forward += forward
-        cost.examples_backward += backward
+    def count(self, forward: int = 0, backward: int = 0) -> None:
+        """Examples forwarded / back-propagated, added to every open stage."""
+        for name in self._active or ["other"]:
+            cost = self.get(name)
+            cost.examples_forward += forward
+            cost.examples_backward += backward
 
     def note(self, stage: str, text: str) -> None:
         self.notes.setdefault(stage, []).append(text)
