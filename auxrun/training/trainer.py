@@ -13,7 +13,6 @@ import csv
 import io
 import math
 import random
-from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -41,33 +40,41 @@ def pick_device(name: str) -> torch.device:
 
 
 class TaskBatches:
-    """Endless shuffled mini-batches of one task's (possibly subset) training examples."""
+    """Endless shuffled mini-batches of one task's (possibly subset) training examples.
+
+    The order of pass p in epoch e is a function of (seed, task, e, p), so the position
+    (epoch, pass, offset) is the whole state: ``state_dict`` / ``load_state_dict`` resume it exactly.
+    """
 
     def __init__(self, split: EncodedSplit, indices: list[int], batch_size: int, seed: int):
         self.split, self.indices, self.batch_size, self.seed = split, indices, batch_size, seed
-        self._it: Iterator[list[int]] | None = None
-        self._pass = 0
+        self.epoch, self.passes, self.offset = 0, 0, 0
+        self._order: list[int] | None = None
 
     def __len__(self) -> int:
         return math.ceil(len(self.indices) / self.batch_size)
 
     def reset(self, epoch: int) -> None:
-        self._pass = 0
-        self._epoch = epoch
-        self._it = self._passes()
+        self.epoch, self.passes, self.offset, self._order = epoch, 0, 0, None
 
-    def _passes(self) -> Iterator[list[int]]:
-        while True:
-            order = list(self.indices)
-            random.Random(f"{self.seed}-{self.split.task}-{self._epoch}-{self._pass}").shuffle(order)
-            self._pass += 1
-            for i in range(0, len(order), self.batch_size):
-                yield order[i : i + self.batch_size]
+    def _current_order(self) -> list[int]:
+        if self._order is None:
+            self._order = list(self.indices)
+            random.Random(f"{self.seed}-{self.split.task}-{self.epoch}-{self.passes}").shuffle(self._order)
+        return self._order
 
     def next(self) -> list[int]:
-        if self._it is None:
-            self.reset(0)
-        return next(self._it)
+        if self.offset >= len(self.indices):
+            self.passes, self.offset, self._order = self.passes + 1, 0, None
+        batch = self._current_order()[self.offset : self.offset + self.batch_size]
+        self.offset += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "passes": self.passes, "offset": self.offset}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.passes, self.offset, self._order = state["epoch"], state["passes"], state["offset"], None
 
 
 class MTLTrainer:
@@ -189,6 +196,22 @@ class MTLTrainer:
             "scheduler": copy.deepcopy(self.scheduler.state_dict()),
             "step": self.step,
         }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: snapshot + batch positions + weights + torch RNG."""
+        return {
+            **self.snapshot(),
+            "batches": {t: b.state_dict() for t, b in self.batches.items()},
+            "weights": dict(self.weights),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.restore(state)
+        for t, b in state["batches"].items():
+            self.batches[t].load_state_dict(b)
+        self.weights = dict(state["weights"])
+        torch.set_rng_state(state["torch_rng"])
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.model.load_state_dict(snap["model"])
