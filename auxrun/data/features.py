@@ -139,11 +139,7 @@ def collate(split: EncodedSplit, indices: list[int], objective: str, pad_id: int
 
 def _pad(rows: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    tt = torch.zeros((len(rows), width), dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for j, (r, t) in enumerate(zip(rows, types)):
-        ids[j, : len(r)] = torch.tensor(r)
-        tt[j, : len(t)] = torch.tensor(t)
-        mask[j, : len(r)] = 1
-    return {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask}
+    ids = [r + [pad_id] * (width - len(r)) for r in rows]
+    tt = [t + [0] * (width - len(t)) for t in types]
+    mask = [[1] * len(r) + [0] * (width - len(r)) for r in rows]
+    return {"input_ids": torch.tensor(ids), "token_type_ids": torch.tensor(tt), "attention_mask": torch.tensor(mask)}

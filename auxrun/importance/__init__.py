@@ -1,0 +1,1 @@
+"""Head importance (Michel et al., 2019) for GradTS and later gradient-based methods."""
