@@ -41,8 +41,12 @@ def auxrun_run(ctx, task: str, n_batches: int) -> float:
 
 def hf_run(ctx, task: str, n_batches: int) -> float:
     from datasets import Dataset
-    from transformers import (BertForSequenceClassification, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        BertForSequenceClassification,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     split = ctx.pool.split(task, "train")
     cfg = ctx.cfg
@@ -50,7 +54,9 @@ def hf_run(ctx, task: str, n_batches: int) -> float:
     config = enc.config.to_dict()
     config.pop("id2label", None)
     config.pop("label2id", None)
-    model = BertForSequenceClassification(enc.config.__class__(**config, num_labels=len(ctx.pool.specs[task].labels)))
+    model = BertForSequenceClassification(
+        enc.config.__class__(**config, num_labels=len(ctx.pool.specs[task].labels))
+    )
     model.bert.load_state_dict(enc.state_dict(), strict=False)
     n = n_batches * cfg.train.batch_size
     rows = {"input_ids": [], "token_type_ids": [], "labels": []}
@@ -61,13 +67,27 @@ def hf_run(ctx, task: str, n_batches: int) -> float:
     ds = Dataset.from_dict({k: v[: n + 3 * cfg.train.batch_size] for k, v in rows.items()})
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
-            output_dir=out, per_device_train_batch_size=cfg.train.batch_size, num_train_epochs=1,
-            learning_rate=cfg.backbone.lr, weight_decay=cfg.train.weight_decay, warmup_steps=int(cfg.train.warmup_ratio * (len(ds) // cfg.train.batch_size)),
-            max_grad_norm=cfg.train.max_grad_norm, logging_strategy="no", save_strategy="no", report_to=[],
-            disable_tqdm=True, use_cpu=True, dataloader_num_workers=0, seed=cfg.seed,
+            output_dir=out,
+            per_device_train_batch_size=cfg.train.batch_size,
+            num_train_epochs=1,
+            learning_rate=cfg.backbone.lr,
+            weight_decay=cfg.train.weight_decay,
+            warmup_steps=int(cfg.train.warmup_ratio * (len(ds) // cfg.train.batch_size)),
+            max_grad_norm=cfg.train.max_grad_norm,
+            logging_strategy="no",
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            use_cpu=True,
+            dataloader_num_workers=0,
+            seed=cfg.seed,
         )
-        trainer = Trainer(model=model, args=args, train_dataset=ds,
-                          data_collator=DataCollatorWithPadding(ctx.pool.tokenizer))
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=ds,
+            data_collator=DataCollatorWithPadding(ctx.pool.tokenizer),
+        )
         start = time.perf_counter()
         trainer.train()
         elapsed = time.perf_counter() - start
@@ -86,8 +106,10 @@ def main() -> None:
     specs = validate_run(cfg)
     cfg.task_set.tasks = [args.task]
     ctx = build_context(cfg, Path(tempfile.mkdtemp()), {args.task: specs[args.task]}, CostLedger())
-    print(f"torch threads {torch.get_num_threads()}, task {args.task}, batch {cfg.train.batch_size}, "
-          f"{args.batches} batches x {args.repeats} repeats")
+    print(
+        f"torch threads {torch.get_num_threads()}, task {args.task}, batch {cfg.train.batch_size}, "
+        f"{args.batches} batches x {args.repeats} repeats"
+    )
     ours, theirs = [], []
     for r in range(args.repeats):
         ours.append(auxrun_run(ctx, args.task, args.batches))

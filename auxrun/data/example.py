@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 # classification: the label string as written in the file (mapped to an id through TaskSpec.labels);
 # regression: a float; sequence labelling: one tag per word; multiple choice: the index of the
 # correct choice. None marks an unlabeled example (GLUE/SuperGLUE test splits): loaded, never scored.

@@ -142,4 +142,8 @@ def _pad(rows: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str
     ids = [r + [pad_id] * (width - len(r)) for r in rows]
     tt = [t + [0] * (width - len(t)) for t in types]
     mask = [[1] * len(r) + [0] * (width - len(r)) for r in rows]
-    return {"input_ids": torch.tensor(ids), "token_type_ids": torch.tensor(tt), "attention_mask": torch.tensor(mask)}
+    return {
+        "input_ids": torch.tensor(ids),
+        "token_type_ids": torch.tensor(tt),
+        "attention_mask": torch.tensor(mask),
+    }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from auxrun.config import DataConfig
 from auxrun.data.example import Example
 from auxrun.data.spec import TaskSpec
 from auxrun.errors import DataError
+
+log = logging.getLogger("auxrun")
 
 
 def choose_source(spec: TaskSpec, data: DataConfig) -> str:
@@ -64,4 +67,15 @@ def _read_local(spec: TaskSpec, root: Path) -> dict[str, list[Example]]:
                 f"task '{spec.name}': missing file {path}; expected under data.root={root}: {expected}"
             )
         splits[split] = READERS[local.format](path, spec, split, dict(local.options))
+        expected = local.options.get("expected_counts", {}).get(split)
+        if expected is not None and len(splits[split]) != expected:
+            log.warning(
+                "task '%s' split '%s': read %d examples from %s; the full official file has %d "
+                "(a partial copy or another release?)",
+                spec.name,
+                split,
+                len(splits[split]),
+                path,
+                expected,
+            )
     return splits

@@ -69,9 +69,7 @@ def frozen_weights(model: torch.nn.Module):
             p.requires_grad_(flag)
 
 
-def batch_head_gradients(
-    model: MultiTaskModel, task: str, batch: dict[str, torch.Tensor]
-) -> torch.Tensor:
+def batch_head_gradients(model: MultiTaskModel, task: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """|dL(x)/dxi| for every example of one batch, [B, L, H], from one backward pass.
 
     Call with the model in eval mode and (for speed) inside ``frozen_weights``."""

@@ -90,6 +90,7 @@ def train_tiny_tokenizer(
         sep_token="[SEP]",
         mask_token="[MASK]",
         model_max_length=cfg.max_position,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 

@@ -74,7 +74,12 @@ class TaskBatches:
         return {"epoch": self.epoch, "passes": self.passes, "offset": self.offset}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.passes, self.offset, self._order = state["epoch"], state["passes"], state["offset"], None
+        self.epoch, self.passes, self.offset, self._order = (
+            state["epoch"],
+            state["passes"],
+            state["offset"],
+            None,
+        )
 
 
 class MTLTrainer:

@@ -1,0 +1,322 @@
+"""AUTOSEM stage 1 alone (``autosem_p1``): task selection with a Beta-Bernoulli multi-armed bandit and
+Thompson sampling during MTL training (Guo, Pasunuru and Bansal 2019, "AutoSeM: Automatic Task
+Selection and Mixing in Multi-Task Learning", NAACL; section 3.3, Algorithm 1, Eq. 3; defaults from
+section 4). Then MTL on the primary plus the selected tasks.
+
+The bandit has one arm per task, the primary included (section 3.3). A round: draw
+theta_k ~ Beta(alpha_k, beta_k), train the arg-max task for ``batches_per_round`` mini-batches
+through the trainer's controller hooks, score the primary on ``select_dev``, reward 1 when the score
+did not drop (Eq. 3: R_t >= R_{t-1}), and apply the non-stationary update of Algorithm 1 (every arm
+decays towards (alpha0, beta0) with rate gamma). The utility of a task is alpha/(alpha+beta)
+(Eq. 6); the selection keeps the top ``top_k`` auxiliaries plus any with utility above
+``utility_threshold`` (section 4: top two, plus those above 0.5).
+
+Departures from the paper, and choices where it is silent:
+- Reward metric: the primary's main metric on ``select_dev`` (10% of its train set held out), not on
+  the GLUE dev set, which auxrun reports and never selects on (the GradTS protocol).
+- R_0, the score before round 1, is the untrained model's score (the paper's Eq. 3 needs one and
+  does not say; section 3.3 notes the first rounds nearly always improve, which is why the primary
+  gets a stronger prior).
+- gamma: not given in the paper; default 0.01 (see conf/method/autosem_p1.yaml).
+- The primary's stronger prior: "slightly stronger" but no value; default Beta(2, 1). All arms decay
+  towards the common (alpha0, beta0) of Algorithm 1, so this head start fades.
+- The learning-rate schedule of the bandit's training run (warm-up then linear decay, auxrun's
+  trainer) spans exactly rounds x batches_per_round steps; the paper's LSTM used plain Adam.
+- Final MTL (this method only, without stage 2): the trainer's size-proportional sampling over the
+  primary and the kept tasks, since there is no learned ratio (the paper's "w/o Stage-2" ablation
+  grid-searched one instead).
+- Resumable: the bandit, the trainer (weights, optimizer, scheduler, batch positions, torch RNG),
+  the numpy RNG and the ledger are saved every ``checkpoint_every`` rounds to
+  ``run_dir/autosem/bandit.pt``; with ``resume=true`` the search continues from there and ends
+  exactly where an uninterrupted one does. The interrupted part's wall time is kept in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from auxrun.config import MethodConfig
+from auxrun.errors import ConfigError
+from auxrun.eval.metrics import LOWER_IS_BETTER
+from auxrun.io import torch_save_atomic
+from auxrun.methods.autosem_bandit import BetaBernoulliBandit
+from auxrun.methods.base import Method
+from auxrun.methods.registry import register
+from auxrun.selection import Selection
+
+if TYPE_CHECKING:
+    from auxrun.context import RunContext
+    from auxrun.training.cost import CostLedger
+
+log = logging.getLogger("auxrun")
+
+
+@dataclass
+class AutosemP1Config(MethodConfig):
+    name: str = "autosem_p1"
+    rounds: int = 200  # section 4: "approximately 200 rounds"
+    batches_per_round: int = 10  # section 4: "each round consist of approximately 10 mini-batches"
+    alpha0: float = 1.0  # section 4: alpha0 = beta0 = 1
+    beta0: float = 1.0
+    primary_prior: list[float] = field(default_factory=lambda: [2.0, 1.0])  # paper: "slightly stronger"
+    gamma: float = 0.01  # the decay of Algorithm 1; the paper gives no value
+    top_k: int = 2  # section 4: "the top two tasks"
+    utility_threshold: float = 0.5  # section 4: "... if their utility estimate is above 0.5"
+    checkpoint_every: int = 1  # rounds between bandit checkpoints (0: never)
+
+
+@dataclass
+class BanditOutcome:
+    """What stage 1 leaves: the arms' posteriors and the round-by-round record."""
+
+    utilities: dict[str, float]
+    beta_params: dict[str, list[float]]
+    pulls: dict[str, int]
+    initial_score: float
+    arms: list[str] = field(default_factory=list)  # the arm pulled each round
+    rewards: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # the primary's select_dev score after each round
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "initial_score": self.initial_score,
+            "pulls": self.pulls,
+            "arms": self.arms,
+            "rewards": self.rewards,
+            "scores": self.scores,
+        }
+
+
+# ---- ledger across an interruption ------------------------------------------------------------
+
+
+class StageClock:
+    """Start times of the ledger stages a method has open, so a checkpoint can store the wall time
+    spent so far (the ledger adds a stage's time only when it closes)."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def open(self, name: str) -> None:
+        self.started.setdefault(name, time.perf_counter())
+
+    def close(self, name: str) -> None:
+        self.started.pop(name, None)
+
+    def snapshot(self, ledger: CostLedger) -> dict[str, Any]:
+        """The select/* part of the ledger, open stages' wall time included."""
+        now = time.perf_counter()
+        stages = {k: dict(v) for k, v in ledger.to_dict().items() if k == "select" or k.startswith("select/")}
+        for name, start in self.started.items():
+            if name in stages:
+                stages[name]["wall_s"] += now - start
+        return stages
+
+    @staticmethod
+    def restore(ledger: CostLedger, stages: dict[str, Any]) -> None:
+        """Put the saved select/* counts back; this process's time is added when its stages close."""
+        ledger.load_state_dict({"stages": stages, "notes": ledger.notes})
+
+
+# ---- stage 1 ---------------------------------------------------------------------------------
+
+
+def not_worse(metric: str, now: float, before: float) -> bool:
+    """Eq. 3: reward 1 when the primary's validation metric improved or stayed the same."""
+    return now <= before if metric in LOWER_IS_BETTER else now >= before
+
+
+def bandit_training_epochs(ctx: RunContext, tasks: list[str], steps: int) -> int:
+    """Trainer epochs whose learning-rate schedule covers ``steps`` mini-batches (an epoch of the
+    size-proportional schedule has every batch of every task once)."""
+    bs = ctx.cfg.train.batch_size
+    per_epoch = sum(math.ceil(len(ctx.pool.split(t, "train")) / bs) for t in tasks)
+    return max(1, math.ceil(steps / max(1, per_epoch)))
+
+
+def _fingerprint(cfg: AutosemP1Config, arms: list[str], seed: int) -> dict[str, Any]:
+    return {
+        "arms": arms,
+        "rounds": cfg.rounds,
+        "batches_per_round": cfg.batches_per_round,
+        "alpha0": cfg.alpha0,
+        "beta0": cfg.beta0,
+        "primary_prior": list(cfg.primary_prior),
+        "gamma": cfg.gamma,
+        "seed": seed,
+    }
+
+
+def save_bandit_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """One atomic file per checkpoint (a module function, so tests can interrupt right after it)."""
+    torch_save_atomic(state, path)
+
+
+def run_bandit(ctx: RunContext, cfg: AutosemP1Config, clock: StageClock) -> BanditOutcome:
+    """Algorithm 1 over the primary and every auxiliary, acting through the trainer's hooks."""
+    pool = ctx.pool
+    primary = pool.primary
+    arms = [primary, *pool.auxiliaries]
+    metric = pool.specs[primary].main_metric
+    path = ctx.run_dir / "autosem" / "bandit.pt"
+    fingerprint = _fingerprint(cfg, arms, ctx.cfg.seed)
+
+    state = None
+    if ctx.cfg.resume and path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if state["fingerprint"] != fingerprint:
+            raise ConfigError(
+                f"resume: {path} was saved with {state['fingerprint']}, this run has {fingerprint}; "
+                "delete it to start the bandit again"
+            )
+
+    bandit = BetaBernoulliBandit(
+        arms,
+        cfg.alpha0,
+        cfg.beta0,
+        cfg.gamma,
+        initial={primary: (cfg.primary_prior[0], cfg.primary_prior[1])},
+        seed=ctx.cfg.seed,
+    )
+    out = BanditOutcome(utilities={}, beta_params={}, pulls={}, initial_score=float("nan"))
+    if state is not None and state["round"] >= cfg.rounds:  # finished before the interruption
+        bandit.load_state_dict(state["bandit"])
+        _fill(out, bandit, state["record"])
+        clock.restore(ctx.ledger, state["ledger"])
+        return out
+
+    steps = cfg.rounds * cfg.batches_per_round
+    trainer = ctx.new_trainer(
+        Selection(
+            method="autosem_bandit",
+            primary=primary,
+            candidates=pool.auxiliaries,
+            selected_tasks=list(pool.auxiliaries),
+        ),
+        stage="autosem_bandit",
+        epochs=bandit_training_epochs(ctx, arms, steps),
+        eval_splits=["select_dev"],
+        best_split="select_dev",
+        progress=False,
+    )
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        bandit.load_state_dict(state["bandit"])
+        clock.restore(ctx.ledger, state["ledger"])
+        record = state["record"]
+        start, prev = state["round"], state["prev_score"]
+        ctx.ledger.note("select/bandit", f"resumed after round {start} of {cfg.rounds}")
+        log.info("autosem: resuming the bandit after round %d of %d", start, cfg.rounds)
+    else:
+        torch.manual_seed(ctx.cfg.seed * 100_003 + 17)  # dropout during the bandit's training
+        prev = trainer.score(primary, "select_dev")  # R_0
+        record = {"initial_score": prev, "arms": [], "rewards": [], "scores": []}
+        start = 0
+
+    for rnd in range(start, cfg.rounds):
+        arm, _ = bandit.choose()  # Algorithm 1, lines 2-6
+        trainer.train_batches(arm, cfg.batches_per_round)  # "apply x_t"
+        now = trainer.score(primary, "select_dev")
+        reward = int(not_worse(metric, now, prev))  # Eq. 3
+        bandit.update(arm, reward)  # lines 10-16
+        prev = now
+        record["arms"].append(arm)
+        record["rewards"].append(reward)
+        record["scores"].append(now)
+        done = rnd + 1
+        if cfg.checkpoint_every > 0 and (done % cfg.checkpoint_every == 0 or done == cfg.rounds):
+            save_bandit_checkpoint(
+                path,
+                {
+                    "fingerprint": fingerprint,
+                    "round": done,
+                    "prev_score": prev,
+                    "bandit": bandit.state_dict(),
+                    # the last round needs no trainer: a resume only reads the bandit
+                    "trainer": trainer.state_dict() if done < cfg.rounds else None,
+                    "record": record,
+                    "ledger": clock.snapshot(ctx.ledger),
+                },
+            )
+    _fill(out, bandit, record)
+    return out
+
+
+def _fill(out: BanditOutcome, bandit: BetaBernoulliBandit, record: dict[str, Any]) -> None:
+    out.utilities = bandit.utilities()
+    out.beta_params = bandit.params()
+    out.pulls = {a: int(n) for a, n in zip(bandit.arms, bandit.pulls)}
+    out.initial_score = float(record["initial_score"])
+    out.arms, out.rewards, out.scores = list(record["arms"]), list(record["rewards"]), list(record["scores"])
+
+
+def pick_tasks(utilities: dict[str, float], primary: str, top_k: int, threshold: float) -> list[str]:
+    """Section 4: the top ``top_k`` auxiliaries by utility, plus any other above ``threshold``
+    (ties keep the pool's order)."""
+    aux = [t for t in utilities if t != primary]
+    ranked = sorted(aux, key=lambda t: -utilities[t])
+    return [t for i, t in enumerate(ranked) if i < top_k or utilities[t] > threshold]
+
+
+def validate_autosem_p1(cfg: AutosemP1Config) -> None:
+    from auxrun.validate import _range
+
+    _range("method.rounds", cfg.rounds, 1)
+    _range("method.batches_per_round", cfg.batches_per_round, 1)
+    _range("method.alpha0", cfg.alpha0, 0, lo_open=True)
+    _range("method.beta0", cfg.beta0, 0, lo_open=True)
+    _range("method.gamma", cfg.gamma, 0, 1)
+    _range("method.top_k", cfg.top_k, 0)
+    _range("method.utility_threshold", cfg.utility_threshold, 0, 1)
+    _range("method.checkpoint_every", cfg.checkpoint_every, 0)
+    if len(cfg.primary_prior) != 2 or min(cfg.primary_prior) <= 0:
+        raise ConfigError(
+            f"method.primary_prior={list(cfg.primary_prior)} must be [alpha, beta] with both > 0"
+        )
+
+
+def stage1_extra(out: BanditOutcome, selected: list[str]) -> dict[str, Any]:
+    return {
+        "utilities": out.utilities,
+        "beta_params": out.beta_params,
+        "stage1_selected": selected,
+        "bandit": out.record(),
+    }
+
+
+@register("autosem_p1", AutosemP1Config)
+class AutosemP1(Method):
+    @classmethod
+    def validate_config(cls, cfg, specs) -> None:
+        validate_autosem_p1(cfg.method)
+
+    def bandit_stage(self, clock: StageClock) -> tuple[BanditOutcome, list[str]]:
+        ctx, cfg = self.ctx, self.cfg
+        clock.open("select/bandit")
+        with ctx.ledger.stage("select/bandit"):
+            out = run_bandit(ctx, cfg, clock)
+        clock.close("select/bandit")
+        selected = pick_tasks(out.utilities, ctx.pool.primary, cfg.top_k, cfg.utility_threshold)
+        from auxrun.reporting.autosem_figures import plot_arm_posteriors
+
+        plot_arm_posteriors(out.beta_params, ctx.pool.primary, ctx.run_dir / "figures" / "autosem_arms.png")
+        log.info(
+            "autosem stage 1: utilities %s -> %s",
+            {t: round(u, 3) for t, u in out.utilities.items()},
+            selected,
+        )
+        return out, selected
+
+    def select(self) -> Selection:
+        clock = StageClock()
+        clock.open("select")
+        out, selected = self.bandit_stage(clock)
+        aux_utilities = {t: u for t, u in out.utilities.items() if t != self.ctx.pool.primary}
+        return self.selection(selected, scores=aux_utilities, extra=stage1_extra(out, selected))
