@@ -25,6 +25,7 @@ from auxrun.methods.registry import get_method
 from auxrun.models.backbone import load_tokenizer
 from auxrun.paths import default_cache_dir
 from auxrun.reporting.console import print_choices, print_results
+from auxrun.reporting.loggers import log_run
 from auxrun.selection import Selection
 from auxrun.training.cost import CostLedger
 
@@ -120,6 +121,7 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     write_json_atomic(run_dir / "results.json", results)
     if trainer.best_state is not None and os.environ.get("AUXRUN_SAVE_BEST", "0") == "1":
         torch.save(trainer.best_state, run_dir / "best_model.pt")
+    log_run(cfg, run_dir, results, trainer.history)
     print_results(results)
     return results
 

@@ -112,28 +112,26 @@ def test_malformed_data_file_names_file_and_line(tmp_path):
     (data / "train.tsv").write_text("sentence\tlabel\nfine words\t1\nno label here\n")
     (data / "dev.tsv").write_text("sentence\tlabel\nfine\t0\n")
     run_dir = tmp_path / "run"
-    r = _cli(
-        [
-            "task_set.tasks=[bad]",
-            f"data.task_dirs=[{tasks}]",
-            f"data.root={tmp_path / 'data'}",
-            f"hydra.run.dir={run_dir}",
-        ],
-        REPO,
-    )
+    args = [
+        "task_set.tasks=[bad]",
+        f"data.task_dirs=[{tasks}]",
+        f"data.root={tmp_path / 'data'}",
+        f"hydra.run.dir={run_dir}",
+    ]
+    r = _cli(args, REPO)
     assert r.returncode == 2, r.stderr
-    last = r.stderr.strip().splitlines()[-1]
-    assert f"{data / 'train.tsv'}: line 3" in last
+    assert f"{data / 'train.tsv'}: line 3" in r.stderr.strip().splitlines()[-1]
     assert not run_dir.exists()
     (data / "train.tsv").write_text("sentence\tlabel\nfine words\t1\nodd words\tmaybe\n")
-    r = _cli(
-        [
-            "task_set.tasks=[bad]",
-            f"data.task_dirs=[{tasks}]",
-            f"data.root={tmp_path / 'data'}",
-            f"hydra.run.dir={run_dir}",
-        ],
-        REPO,
-    )
+    r = _cli(args, REPO)
     assert "unknown label 'maybe'; allowed: ['0', '1']" in r.stderr.strip().splitlines()[-1]
     assert not run_dir.exists()
+
+
+def test_wandb_logger_runs_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    run_auxrun(["logger=wandb", "method=single_task", *FAST, "train.epochs=1"], tmp_path)
+    runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1 and runs[0].stat().st_size > 0
