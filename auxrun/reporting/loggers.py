@@ -27,6 +27,8 @@ def log_run(cfg, run_dir: Path, results: dict[str, Any], history: list[dict[str,
     try:
         for row in history:
             run.log(row, step=row["epoch"])
-        run.summary.update({f"best/{s}/{m}": v for s, vals in results["best"].items() for m, v in vals.items()})
+        run.summary.update(
+            {f"best/{s}/{m}": v for s, vals in results["best"].items() for m, v in vals.items()}
+        )
     finally:
         run.finish()  # always close, even when logging fails
