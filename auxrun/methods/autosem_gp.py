@@ -74,12 +74,14 @@ def search_mixing_ratio(
     lower_is_better: bool = False,
     observations: list[GPObservation] | None = None,
     on_observation: Callable[[list[GPObservation]], None] | None = None,
+    **gp_options: Any,
 ) -> GPSearchResult:
     """Search the mixing ratio of ``primary`` and ``auxiliaries`` with a GP (section 3.4).
 
     ``score(ratios)`` trains and scores one ratio (higher is better unless ``lower_is_better``).
     ``observations`` are those of an interrupted search with the same arguments: they are replayed,
     not re-evaluated. ``on_observation(all_so_far)`` is called after each new evaluation (to save).
+    ``gp_options`` go to gp_minimize unchanged (tests use a cheaper acquisition optimiser).
     """
     from skopt import gp_minimize
 
@@ -120,6 +122,7 @@ def search_mixing_ratio(
             n_initial_points=n_initial_points,
             acq_func=acq_func,
             random_state=random_state,
+            **gp_options,
         )
     best = (min if lower_is_better else max)(done, key=lambda o: o.score)  # first best on ties
     return GPSearchResult(best_ratios=dict(best.ratios), best_score=best.score, observations=done)

@@ -49,6 +49,7 @@ def plot_arm_posteriors(beta_params: dict[str, list[float]], primary: str, path:
         ax.plot([lo, hi], [y, y], color=line.get_color(), lw=3, solid_capstyle="butt")
         ax.plot([mean], [y], "o", color=line.get_color(), ms=3)
     ax.axvline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= peak * 1.05])  # the bars sit below 0
     ax.set_xlabel("task utility θ (reward: primary's select_dev score did not drop)")
     ax.set_ylabel("posterior density")
     ax.set_title(f"AUTOSEM stage 1: arm posteriors, primary {primary}")
