@@ -34,10 +34,14 @@ def compose(overrides: list[str]):
 
 def run_auxrun(overrides: list[str], run_dir: Path) -> dict:
     """Compose, validate and run in-process (what `auxrun` does, minus Hydra's job plumbing)."""
-    from auxrun.run import run, save_config
+    from auxrun.run import apply_method_overrides, load_saved_config, run, save_config
     from auxrun.validate import validate_run
 
-    cfg = compose(["quiet=true", *overrides])
+    if "resume=true" in overrides:  # as the CLI: the run folder's saved config wins
+        cfg = load_saved_config(run_dir)
+    else:
+        cfg = compose(["quiet=true", *overrides])
+        apply_method_overrides(cfg, {o.split("=", 1)[0].lstrip("+~") for o in overrides})
     specs = validate_run(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:
@@ -47,3 +51,51 @@ def run_auxrun(overrides: list[str], run_dir: Path) -> dict:
 
 # Small and fast: toy pool at 30% size, 2 epochs.
 FAST = ["data.toy_scale=0.3", "train.epochs=2", "train.batch_size=16"]
+
+
+def wordpiece_tokenizer():
+    """A small cased WordPiece tokenizer built offline: every word splits into several pieces."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = sorted(set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-!?\""))
+    pieces = specials + ["the", "The", "##s"] + chars + [f"##{c}" for c in chars]
+    vocab = {p: i for i, p in enumerate(dict.fromkeys(pieces))}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+# The sixteen real tasks of issue 3 (conf/task/*.yaml without the toy ones).
+REAL_TASKS = [
+    "cola",
+    "mrpc",
+    "mnli",
+    "qnli",
+    "qqp",
+    "rte",
+    "sst2",
+    "wnli",
+    "stsb",
+    "pos",
+    "ner",
+    "chunk",
+    "meld",
+    "dmeld",
+    "cb",
+    "copa",
+]

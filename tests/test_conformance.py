@@ -13,29 +13,13 @@ import pytest
 
 from auxrun.data.formats import READERS
 from auxrun.data.spec import load_task_spec
+from tests.conftest import REAL_TASKS
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 SAMPLES = Path(
     os.environ.get("AUXRUN_DATA_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "data-samples")
 )
-TASKS = [
-    "cola",
-    "mrpc",
-    "mnli",
-    "qnli",
-    "qqp",
-    "rte",
-    "sst2",
-    "wnli",
-    "stsb",
-    "pos",
-    "ner",
-    "chunk",
-    "meld",
-    "dmeld",
-    "cb",
-    "copa",
-]
+TASKS = REAL_TASKS
 
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"no data samples at {SAMPLES}")
 

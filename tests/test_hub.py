@@ -13,27 +13,11 @@ from auxrun.data import hub
 from auxrun.data.sources import load_raw_splits
 from auxrun.data.spec import load_task_spec
 from auxrun.errors import DataError
+from tests.conftest import REAL_TASKS
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
-TASKS = [
-    "cola",
-    "mrpc",
-    "mnli",
-    "qnli",
-    "qqp",
-    "rte",
-    "sst2",
-    "wnli",
-    "stsb",
-    "pos",
-    "ner",
-    "chunk",
-    "meld",
-    "dmeld",
-    "cb",
-    "copa",
-]
+TASKS = REAL_TASKS
 
 
 @pytest.mark.parametrize("task", ["rte", "ner", "copa", "meld"])

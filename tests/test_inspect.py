@@ -9,29 +9,10 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from auxrun.data.inspect import run_inspect
+from tests.conftest import wordpiece_tokenizer
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
-
-
-def _tokenizer():
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    chars = sorted(set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-!?\""))
-    pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", *chars, *(f"##{c}" for c in chars)]
-    vocab = {p: i for i, p in enumerate(pieces)}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
-    )
 
 
 def test_run_inspect_reports_every_task_and_split(tmp_path):
@@ -48,7 +29,7 @@ def test_run_inspect_reports_every_task_and_split(tmp_path):
             "quiet": False,
         }
     )
-    report = run_inspect(cfg, tmp_path, _tokenizer())
+    report = run_inspect(cfg, tmp_path, wordpiece_tokenizer())
     on_disk = json.loads((tmp_path / "inspect.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     assert not list(tmp_path.glob("*.tmp"))
@@ -80,6 +61,6 @@ def test_token_statistics_on_a_sample_of_large_splits(tmp_path):
             "quiet": True,
         }
     )
-    report = run_inspect(cfg, tmp_path, _tokenizer(), length_sample=2)
+    report = run_inspect(cfg, tmp_path, wordpiece_tokenizer(), length_sample=2)
     train = report["sst2"]["train"]
     assert train["size"] == 3 and train["length_sample"] == 2 and train["truncated_share"] == 0.0

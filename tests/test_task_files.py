@@ -9,26 +9,10 @@ from omegaconf import OmegaConf
 
 from auxrun.data.spec import load_task_spec
 from auxrun.paths import CONF_DIR
+from tests.conftest import REAL_TASKS
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-TASKS = [
-    "cola",
-    "mrpc",
-    "mnli",
-    "qnli",
-    "qqp",
-    "rte",
-    "sst2",
-    "wnli",
-    "stsb",
-    "pos",
-    "ner",
-    "chunk",
-    "meld",
-    "dmeld",
-    "cb",
-    "copa",
-]
+TASKS = REAL_TASKS
 TASK_SETS = {
     "glue8": ["cola", "mrpc", "mnli", "qnli", "qqp", "rte", "sst2", "wnli"],
     "glue10": ["cola", "mrpc", "mnli", "qnli", "qqp", "rte", "sst2", "wnli", "meld", "dmeld"],
