@@ -40,3 +40,50 @@ def test_method_keys_are_checked():
 def test_task_set_narrowing_and_primary():
     cfg = compose(["task_set.tasks=[toy_pair,toy_topic]", "primary=toy_pair"])
     assert cfg.task_set.tasks == ["toy_pair", "toy_topic"] and cfg.primary == "toy_pair"
+
+
+@pytest.mark.parametrize(
+    "option,launcher",
+    [("slurm", "SlurmLauncher"), ("local_parallel", "LocalLauncher"), ("cpu", "BasicLauncher")],
+)
+def test_hardware_picks_the_sweep_launcher(option, launcher):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from auxrun.paths import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=[f"hardware={option}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(launcher)
+
+
+def test_local_parallel_sweep_runs_every_point(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auxrun.cli",
+            "-m",
+            "hardware=local_parallel",
+            "method=single_task,no_sel",
+            "task_set.tasks=[toy_sentiment,toy_rating]",
+            "data.toy_scale=0.3",
+            "train.epochs=1",
+            "quiet=true",
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    methods = sorted(json.loads(p.read_text())["method"] for p in tmp_path.glob("*/results.json"))
+    assert methods == ["no_sel", "single_task"]
