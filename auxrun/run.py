@@ -24,6 +24,7 @@ from auxrun.io import write_json_atomic, write_text_atomic
 from auxrun.methods.registry import get_method
 from auxrun.models.backbone import load_tokenizer
 from auxrun.paths import default_cache_dir
+from auxrun.predictions import write_test_predictions
 from auxrun.reporting.console import print_choices, print_results
 from auxrun.reporting.loggers import log_run
 from auxrun.selection import Selection
@@ -117,6 +118,9 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
     }
+    predictions = write_test_predictions(trainer, run_dir / "predictions")
+    if predictions:
+        results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
     write_text_atomic(run_dir / "metrics.csv", trainer.metrics_csv())
     write_json_atomic(run_dir / "results.json", results)
     if trainer.best_state is not None and os.environ.get("AUXRUN_SAVE_BEST", "0") == "1":

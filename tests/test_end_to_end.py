@@ -135,3 +135,25 @@ def test_wandb_logger_runs_offline(tmp_path, monkeypatch):
     run_auxrun(["logger=wandb", "method=single_task", *FAST, "train.epochs=1"], tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1 and runs[0].stat().st_size > 0
+
+
+def test_unlabelled_test_split_is_predicted_into_glue_format(tmp_path):
+    fixtures = REPO / "tests" / "fixtures" / "data"
+    res = run_auxrun(
+        [
+            "method=single_task",
+            "task_set=glue8",
+            "backbone=tiny",
+            "task_set.tasks=[rte]",
+            "primary=rte",
+            f"data.root={fixtures}",
+            "train.epochs=1",
+        ],
+        tmp_path,
+    )
+    assert "test" not in res["best"]  # never scored
+    lines = (tmp_path / "predictions" / "RTE.tsv").read_text().splitlines()
+    test_rows = (fixtures / "glue_data" / "RTE" / "test.tsv").read_text().splitlines()[1:]
+    assert lines[0] == "index\tprediction" and len(lines) == 1 + len(test_rows)
+    assert [r.split("\t")[0] for r in lines[1:]] == [r.split("\t")[0] for r in test_rows]
+    assert {r.split("\t")[1] for r in lines[1:]} <= {"entailment", "not_entailment"}

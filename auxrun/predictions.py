@@ -1,0 +1,42 @@
+"""Predictions on the primary's unlabelled test splits, from the best epoch's weights.
+
+GLUE tasks get the GLUE server's submission files (auxrun/data/submission.py); other tasks a TSV
+``index<TAB>prediction`` (tags joined by spaces). Test splits are never scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auxrun.data.submission import GLUE_SUBMISSION_FILES, write_glue_predictions
+from auxrun.io import write_text_atomic
+from auxrun.training.trainer import MTLTrainer
+
+
+def _as_label(spec, pred):
+    if spec.objective == "classification":
+        return spec.labels[pred]
+    if spec.objective == "sequence_labeling":
+        return " ".join(pred)
+    return pred  # regression score, multiple-choice index
+
+
+def write_test_predictions(trainer: MTLTrainer, out_dir: Path) -> list[Path]:
+    task = trainer.primary
+    pool, spec = trainer.pool, trainer.pool.specs[trainer.primary]
+    splits = [s for s in pool.encoded[task] if s.startswith("test") and not pool.split(task, s).labeled]
+    if not splits:
+        return []
+    if trainer.best_state is not None:
+        trainer.model.load_state_dict(trainer.best_state)
+    written = []
+    for split in splits:
+        preds, _ = trainer.predict(task, split)
+        pairs = list(zip(pool.split(task, split).uids, (_as_label(spec, p) for p in preds)))
+        if (task, split) in GLUE_SUBMISSION_FILES:
+            written.append(write_glue_predictions(task, pairs, out_dir, split))
+        else:
+            path = out_dir / f"{task}_{split}.tsv"
+            write_text_atomic(path, "index\tprediction\n" + "".join(f"{u}\t{p}\n" for u, p in pairs))
+            written.append(path)
+    return written
