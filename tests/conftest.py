@@ -99,3 +99,49 @@ REAL_TASKS = [
     "cb",
     "copa",
 ]
+
+
+def head_specs() -> dict:
+    """One task spec of each objective, for model-level tests."""
+    from auxrun.data.spec import TaskSpec
+
+    return {
+        "cls": TaskSpec(name="cls", labels=["a", "b", "c"]),
+        "reg": TaskSpec(
+            name="reg",
+            objective="regression",
+            task_type="similarity",
+            metrics=["pearson"],
+            main_metric="pearson",
+        ),
+        "tag": TaskSpec(
+            name="tag",
+            objective="sequence_labeling",
+            task_type="tagging",
+            labels=["O", "B-X"],
+            input_fields=["tokens"],
+            metrics=["seqeval_f1"],
+            main_metric="seqeval_f1",
+        ),
+        "mc": TaskSpec(name="mc", objective="multiple_choice", task_type="choice"),
+    }
+
+
+def small_mtl_model(attn: str = "sdpa", dropout: float = 0.1):
+    """A 3-layer x 4-head random-init BERT with one head per objective (seeded)."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from auxrun.models.mtl import MultiTaskModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        attn_implementation=attn,
+    )
+    return MultiTaskModel(BertModel(cfg, add_pooling_layer=False), head_specs(), dropout=dropout)

@@ -5,11 +5,9 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import kendalltau
-from transformers import BertConfig, BertModel
 
 from auxrun.cache import ArtifactCache, canonical_json, split_fingerprint
 from auxrun.data.features import EncodedSplit
-from auxrun.data.spec import TaskSpec
 from auxrun.importance.correlation import correlation_matrix, kendall_tau, kendall_tau_b_many
 from auxrun.importance.head_importance import (
     head_gradients,
@@ -17,38 +15,14 @@ from auxrun.importance.head_importance import (
     length_buckets,
     normalize_importance,
 )
-from auxrun.models.mtl import MultiTaskModel
+from tests.conftest import head_specs, small_mtl_model
 
-SPECS = {
-    "cls": TaskSpec(name="cls", labels=["a", "b", "c"]),
-    "reg": TaskSpec(
-        name="reg", objective="regression", task_type="similarity", metrics=["pearson"], main_metric="pearson"
-    ),
-    "tag": TaskSpec(
-        name="tag",
-        objective="sequence_labeling",
-        task_type="tagging",
-        labels=["O", "B-X"],
-        input_fields=["tokens"],
-        metrics=["seqeval_f1"],
-        main_metric="seqeval_f1",
-    ),
-}
+SPECS = head_specs()
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=50,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        attn_implementation="sdpa",  # what the tiny backbone uses
-    )
-    return MultiTaskModel(BertModel(cfg, add_pooling_layer=False), SPECS, dropout=0.1)
+    return small_mtl_model("sdpa")  # what the tiny backbone uses
 
 
 def make_split(task: str, n: int = 11, seed: int = 0) -> EncodedSplit:

@@ -2,43 +2,13 @@
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel
 
-from auxrun.data.spec import TaskSpec
-from auxrun.models.mtl import MultiTaskModel
-
-SPECS = {
-    "cls": TaskSpec(name="cls", labels=["a", "b", "c"]),
-    "reg": TaskSpec(
-        name="reg", objective="regression", task_type="similarity", metrics=["pearson"], main_metric="pearson"
-    ),
-    "tag": TaskSpec(
-        name="tag",
-        objective="sequence_labeling",
-        task_type="tagging",
-        labels=["O", "B-X"],
-        input_fields=["tokens"],
-        metrics=["seqeval_f1"],
-        main_metric="seqeval_f1",
-    ),
-    "mc": TaskSpec(name="mc", objective="multiple_choice", task_type="choice"),
-}
+from tests.conftest import small_mtl_model
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=50,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        attn_implementation="eager",
-    )
-    m = MultiTaskModel(BertModel(cfg, add_pooling_layer=False), SPECS, dropout=0.0)
-    return m.eval()
+    return small_mtl_model("eager", dropout=0.0).eval()
 
 
 def batch(b=5, length=9, seed=1):
