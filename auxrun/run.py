@@ -8,8 +8,6 @@ before it wrote, so ``stage=select`` / ``stage=train selection=PATH`` split a ru
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +54,12 @@ def build_tokenizer(cfg: RunConfig, pool: TaskPool, cache_dir: Path):
     return load_tokenizer(cfg.backbone, corpus, cache_dir)
 
 
+def cache_dir_of(cfg: RunConfig) -> Path:
+    return Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+
+
 def build_context(cfg: RunConfig, run_dir: Path, specs, ledger: CostLedger) -> RunContext:
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    cache_dir = cache_dir_of(cfg)
     with ledger.stage("data"):
         pool = TaskPool.load(cfg, specs)
         pool.encode(build_tokenizer(cfg, pool, cache_dir), cfg.data.max_length)
@@ -75,8 +77,7 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         from auxrun.data.inspect import run_inspect
 
         pool = TaskPool.load(cfg, specs)
-        cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-        return run_inspect(cfg, run_dir, build_tokenizer(cfg, pool, cache_dir))
+        return run_inspect(cfg, run_dir, build_tokenizer(cfg, pool, cache_dir_of(cfg)))
 
     ctx = build_context(cfg, run_dir, specs, ledger)
     method = get_method(cfg.method.name)(cfg.method, ctx)
@@ -123,8 +124,6 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
     write_text_atomic(run_dir / "metrics.csv", trainer.metrics_csv())
     write_json_atomic(run_dir / "results.json", results)
-    if trainer.best_state is not None and os.environ.get("AUXRUN_SAVE_BEST", "0") == "1":
-        torch.save(trainer.best_state, run_dir / "best_model.pt")
     log_run(cfg, run_dir, results, trainer.history)
     print_results(results)
     return results
@@ -156,6 +155,3 @@ def load_saved_config(run_dir: Path) -> RunConfig:
     cfg = OmegaConf.to_object(OmegaConf.merge(schema, raw))
     cfg.resume = True
     return cfg
-
-
-__all__ = ["run", "save_config", "load_saved_config", "apply_method_overrides", "asdict"]
