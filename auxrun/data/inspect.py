@@ -8,8 +8,6 @@ Token statistics of a split larger than ``length_sample`` are measured on a fixe
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import statistics
 from collections import Counter
@@ -19,6 +17,7 @@ from typing import Any
 from auxrun.data.example import Example
 from auxrun.data.sources import load_raw_splits
 from auxrun.data.spec import TaskSpec, load_task_spec
+from auxrun.io import write_json_atomic
 
 
 def _words(ex: Example) -> int:
@@ -90,13 +89,6 @@ def split_stats(
     }
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _print_table(report: dict[str, dict[str, dict[str, Any]]], max_length: int) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -143,5 +135,5 @@ def run_inspect(cfg: Any, run_dir: Path, tokenizer: Any, length_sample: int = 20
             )
     if not getattr(cfg, "quiet", False):
         _print_table(report, max_length)
-    _write_json_atomic(Path(run_dir) / "inspect.json", report)
+    write_json_atomic(Path(run_dir) / "inspect.json", report)
     return report

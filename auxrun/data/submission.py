@@ -9,11 +9,11 @@ Example uid (the test file's ``index``/``id`` column). Labels are written as the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from auxrun.errors import DataError
+from auxrun.io import write_text_atomic
 
 # (task, split) -> file name on the GLUE server
 GLUE_SUBMISSION_FILES = {
@@ -61,8 +61,5 @@ def write_glue_predictions(
     items = list(predictions.items()) if isinstance(predictions, Mapping) else list(predictions)
     lines = ["index\tprediction"] + [f"{uid}\t{_format(task, pred)}" for uid, pred in items]
     out = Path(path) / GLUE_SUBMISSION_FILES[key]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, "\n".join(lines) + "\n")
     return out

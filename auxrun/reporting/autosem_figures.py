@@ -13,15 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import beta as beta_dist  # noqa: E402
 
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")  # atomic: an output is whole or absent
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+from auxrun.io import save_figure_atomic  # noqa: E402
 
 
 def plot_arm_posteriors(beta_params: dict[str, list[float]], primary: str, path: Path) -> Path:
@@ -54,7 +46,7 @@ def plot_arm_posteriors(beta_params: dict[str, list[float]], primary: str, path:
     ax.set_ylabel("posterior density")
     ax.set_title(f"AUTOSEM stage 1: arm posteriors, primary {primary}")
     ax.legend(fontsize=8, title="task: E[θ]", title_fontsize=8)
-    return _save(fig, path)
+    return save_figure_atomic(fig, path)
 
 
 def plot_gp_best_so_far(
@@ -70,4 +62,4 @@ def plot_gp_best_so_far(
     ax.set_ylabel(f"primary select_dev {metric}".strip())
     ax.set_title("AUTOSEM stage 2: mixing-ratio search")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure_atomic(fig, path)

@@ -3,12 +3,11 @@ task-correlation matrix (Figure 4), as PNGs under ``<run_dir>/figures/``."""
 
 from __future__ import annotations
 
-import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from auxrun.io import save_figure_atomic
 
 
 def _pyplot():
@@ -18,17 +17,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save_atomic(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, path)
-    return path
 
 
 def head_importance_heatmap(matrix: np.ndarray, task: str, path: Path) -> Path:
@@ -44,7 +32,7 @@ def head_importance_heatmap(matrix: np.ndarray, task: str, path: Path) -> Path:
     ax.set_title(f"head importance: {task}")
     fig.colorbar(im, ax=ax)
     try:
-        return _save_atomic(fig, path)
+        return save_figure_atomic(fig, path)
     finally:
         plt.close(fig)
 
@@ -63,7 +51,7 @@ def task_correlation_figure(names: list[str], taus: np.ndarray, path: Path) -> P
     ax.set_title("Kendall's tau between tasks")
     fig.colorbar(im, ax=ax)
     try:
-        return _save_atomic(fig, path)
+        return save_figure_atomic(fig, path)
     finally:
         plt.close(fig)
 
