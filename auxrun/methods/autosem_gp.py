@@ -28,12 +28,15 @@ observation is recorded with ``repeat: true`` and still counts as one of the n_c
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from auxrun.errors import AuxrunError
+
+log = logging.getLogger("auxrun")
 
 
 @dataclass
@@ -108,6 +111,13 @@ def search_mixing_ratio(
         else:
             obs = GPObservation(ratios=ratios, score=float(score(ratios)))
         done.append(obs)
+        log.info(
+            "autosem GP evaluation %d: ratios %s -> select_dev %.2f%s",
+            len(done),
+            ratios,
+            obs.score,
+            " (repeat)" if obs.repeat else "",
+        )
         if on_observation is not None:
             on_observation(list(done))
         return sign * obs.score

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from tqdm.auto import tqdm
 
 from auxrun.config import MethodConfig
 from auxrun.errors import ConfigError
@@ -238,12 +239,20 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config, clock: StageClock) -> Band
         record = {"initial_score": prev[0], "arms": [], "rewards": [], "scores": [], "losses": []}
         start = 0
 
-    for rnd in range(start, cfg.rounds):
+    bar = tqdm(
+        range(start, cfg.rounds),
+        desc="autosem bandit",
+        initial=start,
+        total=cfg.rounds,
+        disable=ctx.cfg.quiet,
+    )
+    for rnd in bar:
         arm, _ = bandit.choose()  # Algorithm 1, lines 2-6
         trainer.train_batches(arm, cfg.batches_per_round)  # "apply x_t"
         now = _primary_score(trainer, primary, metric)
         reward = bandit_reward(metric, now, prev, cfg.tie_break)  # Eq. 3
         bandit.update(arm, reward)  # lines 10-16
+        bar.set_postfix(arm=arm, reward=reward, score=f"{now[0]:.2f}")
         prev = now
         record["arms"].append(arm)
         record["rewards"].append(reward)

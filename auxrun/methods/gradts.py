@@ -293,6 +293,7 @@ class GradTSBase(Method):
                 )
                 done[name] = ctx.trial_score(sel, stage=f"trial_{len(prefix)}", epochs=self.cfg.trial_epochs)
                 write_json_atomic(progress_path, done)
+                log.info("gradts trial %d: [%s] select_dev %.2f", len(prefix), ", ".join(prefix), done[name])
             return done[name]
 
         main = pool.specs[pool.primary].main_metric
