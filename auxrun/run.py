@@ -109,6 +109,7 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "method": cfg.method.name,
         "primary": selection.primary,
         "task_set": cfg.task_set.name,
+        "pool": list(cfg.task_set.tasks),
         "backbone": cfg.backbone.name,
         "seed": cfg.seed,
         "training_tasks": selection.training_tasks,
