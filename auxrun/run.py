@@ -123,7 +123,6 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     predictions = write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
-    write_text_atomic(run_dir / "metrics.csv", trainer.metrics_csv())
     write_json_atomic(run_dir / "results.json", results)
     log_run(cfg, run_dir, results, trainer.history)
     print_results(results)

@@ -349,8 +349,13 @@ class MTLTrainer:
         return None if self.run_dir is None else self.run_dir / "checkpoints" / f"{self.stage}.pt"
 
     def save_checkpoint(self) -> None:
+        """After each epoch: the run's metrics.csv so far and, unless disabled, the checkpoint."""
         path = self._ckpt_path()
-        if path is None or not self.cfg.train.checkpoint:
+        if path is None:
+            return
+        if self.stage == "train":
+            write_text_atomic(self.run_dir / "metrics.csv", self.metrics_csv())
+        if not self.cfg.train.checkpoint:
             return
         state = self.snapshot()
         state.update(
@@ -363,7 +368,6 @@ class MTLTrainer:
             ledger=self.ledger.state_dict(),
         )
         torch_save_atomic(state, path)
-        write_text_atomic(self.run_dir / "metrics.csv", self.metrics_csv()) if self.stage == "train" else None
 
     def load_checkpoint(self) -> bool:
         path = self._ckpt_path()
