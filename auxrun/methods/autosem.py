@@ -39,7 +39,6 @@ from auxrun.methods.autosem_gp import GPObservation, search_mixing_ratio
 from auxrun.methods.autosem_p1 import (
     AutosemP1,
     AutosemP1Config,
-    StageClock,
     stage1_extra,
     validate_autosem_p1,
 )
@@ -85,9 +84,7 @@ class Autosem(AutosemP1):
     def select(self) -> Selection:
         ctx, cfg = self.ctx, self.cfg
         primary = ctx.pool.primary
-        clock = StageClock()
-        clock.open("select")
-        out, stage1 = self.bandit_stage(clock)
+        out, stage1 = self.bandit_stage()
         extra = stage1_extra(out, stage1)
         aux_utilities = {t: u for t, u in out.utilities.items() if t != primary}
         if not stage1:
@@ -109,7 +106,6 @@ class Autosem(AutosemP1):
             "gp_epochs": cfg.gp_epochs,
         }
 
-        clock.open("select/gp")
         with ctx.ledger.stage("select/gp"):
             saved: list[GPObservation] = []
             if ctx.cfg.resume and path.is_file():
@@ -120,7 +116,7 @@ class Autosem(AutosemP1):
                         "delete it to start the GP search again"
                     )
                 saved = [GPObservation(**o) for o in state["observations"]]
-                clock.restore(ctx.ledger, state["ledger"])
+                ctx.ledger.load_state_dict({"stages": state["ledger"]})
                 ctx.ledger.note("select/gp", f"resumed after {len(saved)} of {cfg.n_calls} GP evaluations")
 
             def train_and_score(ratios: dict[str, int]) -> float:
@@ -134,7 +130,7 @@ class Autosem(AutosemP1):
                     {
                         "settings": settings,
                         "observations": [o.to_dict() for o in observations],
-                        "ledger": clock.snapshot(ctx.ledger),
+                        "ledger": ctx.ledger.to_dict("select"),
                     },
                 )
 
@@ -151,7 +147,6 @@ class Autosem(AutosemP1):
                 observations=saved,
                 on_observation=save,
             )
-        clock.close("select/gp")
 
         from auxrun.reporting.autosem_figures import plot_gp_best_so_far
 

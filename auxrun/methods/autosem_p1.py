@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,7 +57,6 @@ from auxrun.selection import Selection
 
 if TYPE_CHECKING:
     from auxrun.context import RunContext
-    from auxrun.training.cost import CostLedger
 
 log = logging.getLogger("auxrun")
 
@@ -107,34 +105,6 @@ class BanditOutcome:
 # ---- ledger across an interruption ------------------------------------------------------------
 
 
-class StageClock:
-    """Start times of the ledger stages a method has open, so a checkpoint can store the wall time
-    spent so far (the ledger adds a stage's time only when it closes)."""
-
-    def __init__(self) -> None:
-        self.started: dict[str, float] = {}
-
-    def open(self, name: str) -> None:
-        self.started.setdefault(name, time.perf_counter())
-
-    def close(self, name: str) -> None:
-        self.started.pop(name, None)
-
-    def snapshot(self, ledger: CostLedger) -> dict[str, Any]:
-        """The select/* part of the ledger, open stages' wall time included."""
-        now = time.perf_counter()
-        stages = {k: dict(v) for k, v in ledger.to_dict().items() if k == "select" or k.startswith("select/")}
-        for name, start in self.started.items():
-            if name in stages:
-                stages[name]["wall_s"] += now - start
-        return stages
-
-    @staticmethod
-    def restore(ledger: CostLedger, stages: dict[str, Any]) -> None:
-        """Put the saved select/* counts back; this process's time is added when its stages close."""
-        ledger.load_state_dict({"stages": stages, "notes": ledger.notes})
-
-
 # ---- stage 1 ---------------------------------------------------------------------------------
 
 
@@ -178,7 +148,7 @@ def save_bandit_checkpoint(path: Path, state: dict[str, Any]) -> None:
     torch_save_atomic(state, path)
 
 
-def run_bandit(ctx: RunContext, cfg: AutosemP1Config, clock: StageClock) -> BanditOutcome:
+def run_bandit(ctx: RunContext, cfg: AutosemP1Config) -> BanditOutcome:
     """Algorithm 1 over the primary and every auxiliary, acting through the trainer's hooks."""
     pool = ctx.pool
     primary = pool.primary
@@ -208,7 +178,7 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config, clock: StageClock) -> Band
     if state is not None and state["round"] >= cfg.rounds:  # finished before the interruption
         bandit.load_state_dict(state["bandit"])
         _fill(out, bandit, state["record"])
-        clock.restore(ctx.ledger, state["ledger"])
+        ctx.ledger.load_state_dict({"stages": state["ledger"]})
         return out
 
     steps = cfg.rounds * cfg.batches_per_round
@@ -228,7 +198,7 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config, clock: StageClock) -> Band
     if state is not None:
         trainer.load_state_dict(state["trainer"])
         bandit.load_state_dict(state["bandit"])
-        clock.restore(ctx.ledger, state["ledger"])
+        ctx.ledger.load_state_dict({"stages": state["ledger"]})
         record = state["record"]
         start, prev = state["round"], state["prev_score"]
         ctx.ledger.note("select/bandit", f"resumed after round {start} of {cfg.rounds}")
@@ -270,7 +240,7 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config, clock: StageClock) -> Band
                     # the last round needs no trainer: a resume only reads the bandit
                     "trainer": trainer.state_dict() if done < cfg.rounds else None,
                     "record": record,
-                    "ledger": clock.snapshot(ctx.ledger),
+                    "ledger": ctx.ledger.to_dict("select"),
                 },
             )
     _fill(out, bandit, record)
@@ -334,12 +304,10 @@ class AutosemP1(Method):
     def validate_config(cls, cfg, specs) -> None:
         validate_autosem_p1(cfg.method)
 
-    def bandit_stage(self, clock: StageClock) -> tuple[BanditOutcome, list[str]]:
+    def bandit_stage(self) -> tuple[BanditOutcome, list[str]]:
         ctx, cfg = self.ctx, self.cfg
-        clock.open("select/bandit")
         with ctx.ledger.stage("select/bandit"):
-            out = run_bandit(ctx, cfg, clock)
-        clock.close("select/bandit")
+            out = run_bandit(ctx, cfg)
         selected = pick_tasks(out.utilities, ctx.pool.primary, cfg.top_k, cfg.utility_threshold)
         from auxrun.reporting.autosem_figures import plot_arm_posteriors
 
@@ -352,8 +320,6 @@ class AutosemP1(Method):
         return out, selected
 
     def select(self) -> Selection:
-        clock = StageClock()
-        clock.open("select")
-        out, selected = self.bandit_stage(clock)
+        out, selected = self.bandit_stage()
         aux_utilities = {t: u for t, u in out.utilities.items() if t != self.ctx.pool.primary}
         return self.selection(selected, scores=aux_utilities, extra=stage1_extra(out, selected))

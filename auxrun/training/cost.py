@@ -35,6 +35,7 @@ class CostLedger:
         self.stages: dict[str, StageCost] = {}
         self.notes: dict[str, list[str]] = {}
         self._active: list[str] = []
+        self._started: dict[str, float] = {}  # open stage -> when its unrecorded time began
 
     def get(self, name: str) -> StageCost:
         return self.stages.setdefault(name, StageCost())
@@ -45,11 +46,11 @@ class CostLedger:
         includes ``select/probe_rte``), and the inner ones give the breakdown."""
         cost = self.get(name)
         self._active.append(name)
-        start = time.perf_counter()
+        self._started[name] = time.perf_counter()
         try:
             yield cost
         finally:
-            cost.wall_s += time.perf_counter() - start
+            cost.wall_s += time.perf_counter() - self._started.pop(name)
             cost.peak_mem_mb = max(cost.peak_mem_mb, _peak_mem_mb())
             self._active.pop()
 
@@ -67,18 +68,31 @@ class CostLedger:
     def note(self, stage: str, text: str) -> None:
         self.notes.setdefault(stage, []).append(text)
 
-    def to_dict(self) -> dict:
-        return {
-            name: {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(c).items()}
-            for name, c in self.stages.items()
-        }
+    def to_dict(self, prefix: str | None = None) -> dict:
+        """Every stage (or those named ``prefix`` or ``prefix/...``); an open stage's wall time
+        includes the time since it opened, so a checkpoint taken mid-stage loses none."""
+        now = time.perf_counter()
+        out = {}
+        for name, c in self.stages.items():
+            if prefix is not None and name != prefix and not name.startswith(prefix + "/"):
+                continue
+            d = asdict(c)
+            d["wall_s"] += now - self._started[name] if name in self._started else 0.0
+            out[name] = {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}
+        return out
 
-    def state_dict(self) -> dict:
-        return {"stages": self.to_dict(), "notes": self.notes}
+    def state_dict(self, prefix: str | None = None) -> dict:
+        return {"stages": self.to_dict(prefix), "notes": self.notes}
 
     def load_state_dict(self, state: dict) -> None:
+        """Put saved counts back (a resumed run). Open stages count on from now, not from when they
+        opened, since the saved wall time already covers the time before the checkpoint."""
+        now = time.perf_counter()
         for name, values in state.get("stages", {}).items():
             cost = self.get(name)  # update in place: an open ``stage()`` block keeps its reference
             for k, v in values.items():
                 setattr(cost, k, v)
-        self.notes = {k: list(v) for k, v in state.get("notes", {}).items()}
+            if name in self._started:
+                self._started[name] = now
+        if "notes" in state:
+            self.notes = {k: list(v) for k, v in state["notes"].items()}
