@@ -5,7 +5,9 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
-CONF_DIR = REPO_DIR / "conf"
+# The configs ship inside the package (Hydra's convention for installed apps), so a non-editable
+# install finds them wherever it runs.
+CONF_DIR = PACKAGE_DIR / "conf"
 
 
 def default_cache_dir() -> Path:

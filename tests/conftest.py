@@ -80,7 +80,7 @@ def wordpiece_tokenizer():
     )
 
 
-# The sixteen real tasks of issue 3 (conf/task/*.yaml without the toy ones).
+# The sixteen real tasks of issue 3 (auxrun/conf/task/*.yaml without the toy ones).
 REAL_TASKS = [
     "cola",
     "mrpc",
