@@ -30,19 +30,17 @@ def _cleanup_if_empty(run_dir: Path) -> None:
 
 
 def _run(dcfg: DictConfig) -> float | None:
-    from auxrun.run import apply_method_overrides, load_saved_config, run, save_config
+    from auxrun.run import load_saved_config, run, save_config
     from auxrun.validate import validate_run
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
-    explicit = {o.split("=", 1)[0].lstrip("+~") for o in hc.overrides.task}
     created = not (run_dir / "config.yaml").exists()
     try:
         if dcfg.resume:
             cfg = load_saved_config(run_dir)
         else:
             cfg = OmegaConf.to_object(dcfg)
-            apply_method_overrides(cfg, explicit)
         specs = validate_run(cfg)
         if not dcfg.resume:
             save_config(cfg, run_dir)

@@ -48,8 +48,6 @@ class TaskSetConfig:
     primaries: list[str] = field(default_factory=list)
     # Ground truth for the toy pool: {primary: {related: [...], unrelated: [...], noise: [...]}}
     planted: dict[str, Any] = field(default_factory=dict)
-    # Per-task-set scaling of the methods' budgets (e.g. AUTOSEM rounds on toy).
-    method_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -37,14 +37,17 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_default) + "\n")
 
 
-def torch_save_atomic(obj: Any, path: Path) -> None:
+def torch_save_atomic(obj: Any, path: Path) -> int:
+    """torch.save to a temporary file, then rename; returns the bytes written (for the cost ledger)."""
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save(obj, tmp)
+    size = tmp.stat().st_size
     os.replace(tmp, path)
+    return size
 
 
 def _default(o: Any) -> Any:

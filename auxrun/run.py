@@ -31,17 +31,6 @@ from auxrun.training.cost import CostLedger
 log = logging.getLogger("auxrun")
 
 
-def apply_method_overrides(cfg: RunConfig, explicit: set[str]) -> None:
-    """The task set's budget for this method (e.g. fewer AUTOSEM rounds on toy), unless the
-    command line set the same key."""
-    for key, value in (cfg.task_set.method_overrides or {}).get(cfg.method.name, {}).items():
-        if f"method.{key}" in explicit:
-            continue
-        if not hasattr(cfg.method, key):
-            raise AuxrunError(f"task_set.method_overrides.{cfg.method.name}.{key}: method has no key '{key}'")
-        setattr(cfg.method, key, value)
-
-
 def build_tokenizer(cfg: RunConfig, pool: TaskPool, cache_dir: Path):
     corpus = None
     if cfg.backbone.kind == "tiny":

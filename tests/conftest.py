@@ -34,14 +34,13 @@ def compose(overrides: list[str]):
 
 def run_auxrun(overrides: list[str], run_dir: Path) -> dict:
     """Compose, validate and run in-process (what `auxrun` does, minus Hydra's job plumbing)."""
-    from auxrun.run import apply_method_overrides, load_saved_config, run, save_config
+    from auxrun.run import load_saved_config, run, save_config
     from auxrun.validate import validate_run
 
     if "resume=true" in overrides:  # as the CLI: the run folder's saved config wins
         cfg = load_saved_config(run_dir)
     else:
         cfg = compose(["quiet=true", *overrides])
-        apply_method_overrides(cfg, {o.split("=", 1)[0].lstrip("+~") for o in overrides})
     specs = validate_run(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:

@@ -87,3 +87,27 @@ def test_local_parallel_sweep_runs_every_point(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     methods = sorted(json.loads(p.read_text())["method"] for p in tmp_path.glob("*/results.json"))
     assert methods == ["no_sel", "single_task"]
+
+
+def _setting_files():
+    return sorted((CONF_DIR / "setting").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", _setting_files(), ids=lambda p: p.stem)
+def test_every_setting_applies_to_its_task_set_and_method(path):
+    """setting/<task_set>_<method>.yaml composes, and only for its own pair."""
+    from auxrun.methods.registry import METHODS, load_all
+
+    load_all()
+    method = next(m for m in sorted(METHODS, key=len, reverse=True) if path.stem.endswith("_" + m))
+    task_set = path.stem[: -len(method) - 1]
+    cfg = compose([f"task_set={task_set}", f"method={method}"])
+    assert (cfg.task_set.name, cfg.method.name) == (task_set, method)
+
+
+def test_setting_applies_per_task_set_and_the_command_line_wins():
+    assert compose(["method=autosem"]).method.rounds == 100  # setting/toy_autosem.yaml
+    assert compose(["method=autosem", "method.rounds=7"]).method.rounds == 7
+    assert compose(["method=autosem", "task_set=glue8"]).method.rounds == 200  # the paper's default
+    assert compose(["method=autosem_p1"]).method.tie_break == "loss"
+    assert compose(["method=gradts_trial"]).method.name == "gradts_trial"  # no setting file: fine

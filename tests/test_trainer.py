@@ -122,3 +122,20 @@ def test_select_then_train_from_the_selection(tmp_path):
     res = run_auxrun([*args, "stage=train", f"selection={path}"], tmp_path / "train")
     assert res["training_tasks"] == ["toy_sentiment"]
     assert Path(tmp_path / "train" / "results.json").is_file()
+
+
+def test_best_epoch_predictions_reproduce_the_best_scores_and_checkpoint_bytes_are_counted(ctx, tmp_path):
+    from auxrun.eval.metrics import compute_metrics
+
+    ledger = CostLedger()
+    trainer = ctx.new_trainer(sel(ctx), "train", epochs=2, progress=False)
+    trainer.ledger, trainer.run_dir = ledger, tmp_path
+    summary = trainer.fit()
+    spec = ctx.pool.specs["toy_sentiment"]
+    for split in ("dev", "select_dev"):
+        preds = trainer.best_predictions[split]
+        gold = ctx.pool.split("toy_sentiment", split).gold
+        assert len(preds) == len(gold)
+        assert compute_metrics(spec.metrics, gold, preds)["accuracy"] == summary["best"][split]["accuracy"]
+    ckpt = tmp_path / "checkpoints" / "train.pt"
+    assert ledger.to_dict()["other"]["bytes_written"] >= ckpt.stat().st_size > 0

@@ -21,6 +21,7 @@ class StageCost:
     examples_forward: int = 0
     examples_backward: int = 0
     peak_mem_mb: float = 0.0
+    bytes_written: int = 0  # checkpoints and cached artifacts written to disk
 
 
 def _peak_mem_mb() -> float:
@@ -58,12 +59,13 @@ class CostLedger:
     def current(self) -> str:
         return self._active[-1] if self._active else "other"
 
-    def count(self, forward: int = 0, backward: int = 0) -> None:
-        """Examples forwarded / back-propagated, added to every open stage."""
+    def count(self, forward: int = 0, backward: int = 0, bytes_written: int = 0) -> None:
+        """Examples forwarded / back-propagated and bytes written, added to every open stage."""
         for name in self._active or ["other"]:
             cost = self.get(name)
             cost.examples_forward += forward
             cost.examples_backward += backward
+            cost.bytes_written += bytes_written
 
     def note(self, stage: str, text: str) -> None:
         self.notes.setdefault(stage, []).append(text)

@@ -146,6 +146,10 @@ class MTLTrainer:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        # The primary's native predictions at the best epoch, per evaluated split (paired bootstraps
+        # compare runs example by example); ``last_predictions`` holds the latest evaluate()'s.
+        self.best_predictions: dict[str, list[Any]] = {}
+        self.last_predictions: dict[str, dict[str, list[Any]]] = {}
         self.start_epoch = 0
         self.step = 0
 
@@ -274,6 +278,7 @@ class MTLTrainer:
                 continue
             spec = self.pool.specs[task]
             preds, loss = self.predict(task, split)
+            self.last_predictions.setdefault(split, {})[task] = preds
             gold = self.pool.split(task, split).gold
             scores = compute_metrics(spec.metrics, gold, preds)
             scores["loss"] = loss
@@ -324,6 +329,9 @@ class MTLTrainer:
                 self.best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
                 }
+                self.best_predictions = {
+                    s: list(p[self.primary]) for s, p in self.last_predictions.items() if self.primary in p
+                }
             self.controller.on_epoch_end(self, epoch, metrics)
             self.start_epoch = epoch + 1
             self.save_checkpoint()
@@ -363,11 +371,12 @@ class MTLTrainer:
             history=self.history,
             best=self.best,
             best_state=self.best_state,
+            best_predictions=self.best_predictions,
             weights=self.weights,
             controller=self.controller.state_dict(),
             ledger=self.ledger.state_dict(),
         )
-        torch_save_atomic(state, path)
+        self.ledger.count(bytes_written=torch_save_atomic(state, path))
 
     def load_checkpoint(self) -> bool:
         path = self._ckpt_path()
@@ -377,6 +386,7 @@ class MTLTrainer:
         self.restore(state)
         self.start_epoch = state["epoch"]
         self.history, self.best, self.best_state = state["history"], state["best"], state["best_state"]
+        self.best_predictions = state.get("best_predictions", {})
         self.weights = state["weights"]
         self.controller.load_state_dict(state["controller"])
         self.ledger.load_state_dict(state["ledger"])
