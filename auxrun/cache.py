@@ -36,12 +36,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
-from auxrun.data.features import EncodedSplit
 from auxrun.errors import AuxrunError
+
+if TYPE_CHECKING:  # a light module: a job waiting on a lock need not import torch
+    from auxrun.data.features import EncodedSplit
 
 log = logging.getLogger("auxrun")
 
