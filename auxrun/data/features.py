@@ -8,6 +8,7 @@ never shifts a label onto the wrong word and never flatters the score.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import pickle
 from dataclasses import dataclass, field
@@ -167,6 +168,16 @@ def save_encoded(split: EncodedSplit, path: Path) -> None:
 
 
 def load_encoded(path: Path) -> EncodedSplit:
+    gc_was_on = gc.isenabled()
+    gc.disable()  # millions of new lists and no cycles: the collector's passes would cost more than the read
+    try:
+        return _load_encoded(path)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _load_encoded(path: Path) -> EncodedSplit:
     with open(path, "rb") as f:
         d = pickle.load(f)
     if d.get("format") != ENCODED_FORMAT:
