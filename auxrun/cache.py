@@ -136,7 +136,7 @@ def entry_lock(path: Path, what: str = "") -> Iterator[None]:
         except Timeout:
             log.info("waiting for another job computing %s (%s.lock)", what or path.name, path)
             lock.acquire()
-    except PermissionError as e:
+    except OSError as e:  # a read-only cache folder or lock file
         raise AuxrunError(f"cache lock {path}.lock: cannot write ({e.strerror})") from None
     try:
         yield
@@ -146,7 +146,10 @@ def entry_lock(path: Path, what: str = "") -> Iterator[None]:
 
 def temp_path(path: Path) -> Path:
     """A fresh temp file name next to ``path`` (hidden, so listings and readers never take it)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=Path(path).parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=Path(path).parent)
+    except OSError as e:
+        raise AuxrunError(f"cache folder {Path(path).parent}: cannot write ({e.strerror})") from None
     os.close(fd)
     return Path(tmp)
 
