@@ -10,6 +10,7 @@ decisions: GradTS's protocol, 10% with seed 42), ``dev`` and any other reported 
 
 from __future__ import annotations
 
+import gc
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,15 @@ class TaskPool:
         cache first (``encoded_inputs`` is its key) and encoded only on a miss, under the entry's
         lock, so a sweep tokenizes a task once. Returns {task: {split: "hit" | "miss"}} ("off"
         without a cache)."""
+        gc_was_on = gc.isenabled()
+        gc.disable()  # millions of small lists and no cycles: collector passes would only cost time
+        try:
+            return self._encode(tokenizer, max_length, cache_dir)
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def _encode(self, tokenizer, max_length: int, cache_dir: Path | None) -> dict[str, dict[str, str]]:
         self.tokenizer = tokenizer
         cache = ArtifactCache(cache_dir) if cache_dir is not None else None
         tok_fp = tokenizer_fingerprint(tokenizer) if cache is not None else None
