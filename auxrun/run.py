@@ -51,7 +51,11 @@ def build_context(cfg: RunConfig, run_dir: Path, specs, ledger: CostLedger) -> R
     cache_dir = cache_dir_of(cfg)
     with ledger.stage("data"):
         pool = TaskPool.load(cfg, specs)
-        pool.encode(build_tokenizer(cfg, pool, cache_dir), cfg.data.max_length)
+        status = pool.encode(build_tokenizer(cfg, pool, cache_dir), cfg.data.max_length, cache_dir)
+        for task, splits in status.items():  # the tokenized-data cache: which splits were reused
+            for word, st in (("reused", "hit"), ("computed", "miss")):
+                if names := [s for s, v in splits.items() if v == st]:
+                    ledger.note("data/tokenized", f"{task}: {word} ({', '.join(names)})")
     return RunContext(cfg=cfg, pool=pool, ledger=ledger, run_dir=run_dir, cache_dir=cache_dir)
 
 

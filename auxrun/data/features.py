@@ -8,9 +8,14 @@ never shifts a label onto the wrong word and never flatters the score.
 
 from __future__ import annotations
 
+import gc
+import itertools
+import pickle
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from auxrun.data.example import Example
@@ -111,6 +116,86 @@ def _encode_tagging(spec, split, examples, tokenizer, max_length, uids) -> Encod
         gold.append(list(e.label) if e.label is not None else None)
         starts.append(first)
     return EncodedSplit(spec.name, split, ids, types, labels, gold, starts, uids)
+
+
+# ---- on-disk form (the tokenized-data cache, auxrun/data/pool.py) ------------------------------------
+# Token ids and token types are >90% of an encoded split: they are stored as flat numpy arrays
+# (int32 ids, int8 types) plus one length per row, about 5 bytes a token against ~25 for a pickled
+# list of Python ints, and read back with one ``tolist`` and slicing. Labels, gold values, word
+# starts and uids (small, and of mixed types) are pickled as they are.
+ENCODED_FORMAT = 1
+
+
+def _flat(rows: list[list[int]], dtype) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=int(lengths.sum()))
+    return flat, lengths
+
+
+def _rows(flat: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    values = flat.tolist()
+    ends = itertools.accumulate(lengths.tolist())
+    out, start = [], 0
+    for end in ends:
+        out.append(values[start:end])
+        start = end
+    return out
+
+
+def save_encoded(split: EncodedSplit, path: Path) -> None:
+    choices = bool(split.input_ids) and isinstance(split.input_ids[0][0], list)
+    ids = [c for x in split.input_ids for c in x] if choices else split.input_ids
+    types = [c for x in split.token_type_ids for c in x] if choices else split.token_type_ids
+    flat_ids, lengths = _flat(ids, np.int32)
+    flat_types, type_lengths = _flat(types, np.int8)
+    if not np.array_equal(lengths, type_lengths):
+        raise ValueError(f"{split.task}/{split.split}: token ids and token types differ in length")
+    payload = {
+        "format": ENCODED_FORMAT,
+        "task": split.task,
+        "split": split.split,
+        "ids": flat_ids,
+        "types": flat_types,
+        "lengths": lengths,
+        "choices": [len(x) for x in split.input_ids] if choices else None,
+        "labels": split.labels,
+        "gold": split.gold,
+        "word_starts": split.word_starts,
+        "uids": split.uids,
+    }
+    with open(path, "wb") as f:
+        pickle.dump(payload, f, protocol=5)
+
+
+def load_encoded(path: Path) -> EncodedSplit:
+    gc_was_on = gc.isenabled()
+    gc.disable()  # millions of new lists and no cycles: the collector's passes would cost more than the read
+    try:
+        return _load_encoded(path)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _load_encoded(path: Path) -> EncodedSplit:
+    with open(path, "rb") as f:
+        d = pickle.load(f)
+    if d.get("format") != ENCODED_FORMAT:
+        raise ValueError(f"{path}: encoded-split format {d.get('format')}, expected {ENCODED_FORMAT}")
+    ids, types = _rows(d["ids"], d["lengths"]), _rows(d["types"], d["lengths"])
+    if d["choices"] is not None:
+        ids, types = _regroup(ids, d["choices"]), _regroup(types, d["choices"])
+    return EncodedSplit(
+        d["task"], d["split"], ids, types, d["labels"], d["gold"], d["word_starts"], d["uids"]
+    )
+
+
+def _regroup(rows: list, sizes: list[int]) -> list:
+    out, start = [], 0
+    for n in sizes:
+        out.append(rows[start : start + n])
+        start += n
+    return out
 
 
 def collate(split: EncodedSplit, indices: list[int], objective: str, pad_id: int) -> dict[str, torch.Tensor]:

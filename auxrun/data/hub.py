@@ -195,15 +195,22 @@ def _github_cache_path(hub: Any, repo_path: str) -> Path:
 
 
 def _download(url: str, dest: Path, timeout: float) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
-            f.write(response.read())
-        os.replace(tmp, dest)  # all or nothing: a failed download leaves no half file
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot download {url} ({e})") from None
+    """Once per cache: under the file's lock (a concurrent job waits and reuses the file), into a
+    private temp file published first-writer-wins, so a failed or killed download leaves no half
+    file and two jobs never write one temp file (auxrun/cache.py)."""
+    from auxrun.cache import entry_lock, publish, temp_path
+
+    with entry_lock(dest, f"the download of {url}"):
+        if dest.is_file():
+            return
+        tmp = temp_path(dest)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
+                f.write(response.read())
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"cannot download {url} ({e})") from None
+        publish(tmp, dest)
 
 
 def _load_github_raw(spec: TaskSpec, data: DataConfig) -> dict[str, list[Example]]:

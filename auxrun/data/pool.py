@@ -1,17 +1,24 @@
 """TaskPool: the task set's candidates with their splits, checked and tokenized.
 
+Tokenized splits are cached by content under ``$AUXRUN_CACHE/artifacts/encoded/`` (key: the
+tokenizer's fingerprint, ``max_length``, the spec fields that affect encoding and a fingerprint of
+the raw examples), so every job of a sweep after the first reads its splits instead of tokenizing.
+
 Splits: ``train`` (minus ``select_dev``), ``select_dev`` (held out from train for the methods'
 decisions: GradTS's protocol, 10% with seed 42), ``dev`` and any other reported splits, ``test``.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from auxrun.cache import ArtifactCache, examples_fingerprint, tokenizer_fingerprint
 from auxrun.config import RunConfig
 from auxrun.data.example import Example
-from auxrun.data.features import EncodedSplit, encode_split
+from auxrun.data.features import EncodedSplit, encode_split, load_encoded, save_encoded
 from auxrun.data.sources import load_raw_splits
 from auxrun.data.spec import TaskSpec, load_task_spec
 
@@ -81,11 +88,67 @@ class TaskPool:
             raw[name] = splits
         return cls(primary=cfg.primary, specs=specs, raw=raw)
 
-    def encode(self, tokenizer, max_length: int) -> None:
+    def encode(self, tokenizer, max_length: int, cache_dir: Path | None = None) -> dict[str, dict[str, str]]:
+        """Tokenize every split. With ``cache_dir``, each split is looked up in the tokenized-data
+        cache first (``encoded_inputs`` is its key) and encoded only on a miss, under the entry's
+        lock, so a sweep tokenizes a task once. Returns {task: {split: "hit" | "miss"}} ("off"
+        without a cache)."""
+        gc_was_on = gc.isenabled()
+        gc.disable()  # millions of small lists and no cycles: collector passes would only cost time
+        try:
+            return self._encode(tokenizer, max_length, cache_dir)
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def _encode(self, tokenizer, max_length: int, cache_dir: Path | None) -> dict[str, dict[str, str]]:
         self.tokenizer = tokenizer
-        self.encoded = {
-            name: {
-                s: encode_split(self.specs[name], s, ex, tokenizer, max_length) for s, ex in splits.items()
-            }
-            for name, splits in self.raw.items()
-        }
+        cache = ArtifactCache(cache_dir) if cache_dir is not None else None
+        tok_fp = tokenizer_fingerprint(tokenizer) if cache is not None else None
+        self.encoded, status = {}, {}
+        for name, splits in self.raw.items():
+            spec = self.specs[name]
+            self.encoded[name], status[name] = {}, {}
+            for s, ex in splits.items():
+
+                def compute(spec=spec, s=s, ex=ex):
+                    return encode_split(spec, s, ex, tokenizer, max_length)
+
+                if cache is None:
+                    self.encoded[name][s], status[name][s] = compute(), "off"
+                    continue
+                inputs = encoded_inputs(spec, s, ex, tok_fp, max_length)
+                self.encoded[name][s], status[name][s] = cache.get_or_compute(
+                    ENCODED_KIND,
+                    cache.key(ENCODED_KIND, inputs),
+                    compute,
+                    inputs,
+                    loader=load_encoded,
+                    writer=save_encoded,
+                )
+        return status
+
+
+ENCODED_KIND = "encoded"
+ENCODING = "encode_split/v1"  # bump when encode_split changes what it produces: old entries miss
+
+
+def encoded_inputs(spec: TaskSpec, split: str, examples: list[Example], tok_fp: str, max_length: int) -> dict:
+    """Everything an encoded split depends on: the tokenizer (its full definition, see
+    ``tokenizer_fingerprint``), ``max_length``, the spec fields encode_split reads and the raw
+    examples themselves (every field, in order)."""
+    import tokenizers
+
+    return {
+        "encoding": ENCODING,
+        "tokenizers": tokenizers.__version__,
+        "tokenizer": tok_fp,
+        "max_length": max_length,
+        "task": spec.name,
+        "objective": spec.objective,
+        "labels": list(spec.labels),
+        "input_fields": list(spec.input_fields),
+        "split": split,
+        "n_examples": len(examples),
+        "examples": examples_fingerprint(examples),
+    }

@@ -13,7 +13,6 @@ two runs with the same seed see byte-identical files.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import shutil
 import tempfile
@@ -180,34 +179,38 @@ def toy_root(data: DataConfig) -> Path:
 
 
 def write_task(spec: TaskSpec, data: DataConfig, root: Path) -> Path:
-    """Write one toy task's split files under root/<spec.sources.local.dir>/, atomically."""
+    """Write one toy task's split files under root/<spec.sources.local.dir>/, once: under the
+    folder's lock (concurrent jobs wait and reuse it), into a temp folder published by an atomic
+    rename that never replaces a folder already there (auxrun/cache.py)."""
+    from auxrun.cache import entry_lock, publish_dir
+
     assert spec.sources.toy is not None and spec.sources.local is not None
-    lex = build_lexicon(data.toy_seed)
     target = root / spec.sources.local.dir
     if target.is_dir():
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    try:
-        for split, size in spec.sources.toy.sizes.items():
-            n = max(8, round(size * data.toy_scale))
-            rng = random.Random(_stable_int(f"{data.toy_seed}/{spec.name}/{split}"))
-            header, rows = rows_for(spec.sources.toy.rule, n, rng, lex)
-            fname = spec.sources.local.files[split]
-            if spec.sources.local.format == "conll":
-                text = "\n\n".join("\n".join(sent) for sent in rows) + "\n"
-            else:
-                text = "\n".join("\t".join(r) for r in [header, *rows]) + "\n"
-            (tmp / fname).write_text(text, encoding="utf-8")
+    # the lock lives in the cache, not in the data folder (which holds the task files and nothing else)
+    lock = default_cache_dir() / "locks" / f"toy-{_stable_int(str(target.resolve())):016x}"
+    with entry_lock(lock, f"toy data for {spec.name}"):
+        if target.is_dir():
+            return target
+        lex = build_lexicon(data.toy_seed)
         target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         try:
-            os.replace(tmp, target)  # atomic: concurrent jobs either see the whole task or none of it
-        except OSError:
-            if not target.is_dir():
-                raise
-    finally:
-        if tmp.exists():
+            for split, size in spec.sources.toy.sizes.items():
+                n = max(8, round(size * data.toy_scale))
+                rng = random.Random(_stable_int(f"{data.toy_seed}/{spec.name}/{split}"))
+                header, rows = rows_for(spec.sources.toy.rule, n, rng, lex)
+                fname = spec.sources.local.files[split]
+                if spec.sources.local.format == "conll":
+                    text = "\n\n".join("\n".join(sent) for sent in rows) + "\n"
+                else:
+                    text = "\n".join("\t".join(r) for r in [header, *rows]) + "\n"
+                (tmp / fname).write_text(text, encoding="utf-8")
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        publish_dir(tmp, target)
     return target
 
 

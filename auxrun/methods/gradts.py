@@ -171,13 +171,16 @@ class GradTSBase(Method):
         ledger = self.ctx.ledger
         inputs = self.importance_inputs(task)
         key = self.cache.key(KIND, inputs)
-        with ledger.stage(f"select/head_importance/{task}"):
+        with ledger.stage(f"select/head_importance/{task}"), self.cache.lock(KIND, key):
+            # under the entry's lock: a concurrent job needing this task waits and then reuses it
             art = self.cache.load(KIND, key)
             if art is not None and need_instances and not self.cache.path(KIND_INSTANCES, key).is_file():
                 art = None  # the instance matrices were pruned: recompute both in one pass
             status = "hit" if art is not None else "miss"
             if art is None:
-                art = self._compute(task, key, inputs)
+                self.cache.path(KIND, key).unlink(missing_ok=True)  # the pair is published together
+                self._compute(task, key, inputs)
+                art = self.cache.load(KIND, key)  # what is on disk, also for the job that wrote it
             ledger.note(
                 "select/head_importance",
                 f"{task}: {'reused' if status == 'hit' else 'computed'} (cache key {key[:16]})",

