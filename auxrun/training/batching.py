@@ -180,6 +180,9 @@ class BatchFeeder:
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             prefetch_factor=2,
+            # the loader draws its workers' base seed from this generator, not torch's global one,
+            # which seeds dropout: with workers or without, training sees the same random numbers
+            generator=torch.Generator().manual_seed(0),
         )
         return iter(loader)
 

@@ -120,7 +120,7 @@ class MTLTrainer:
     def _setup_hardware(self) -> None:
         hw = self.cfg.hardware
         self.device = pick_device(hw.device)
-        if (
+        if (  # data parallel on CUDA: one GPU per process, torchrun's LOCAL_RANK
             hw.distributed
             and distributed.active()
             and self.device.type == "cuda"
@@ -130,7 +130,10 @@ class MTLTrainer:
         configure_backends(hw, self.device)
         self.precision = Precision(hw.precision, self.device)
         self.pin_memory = pin_memory(hw, self.device)
-        self.data_parallel = distributed.DataParallel() if hw.distributed and distributed.active() else None
+        # Data parallel: the final training stage only; selection stages (probes, trials, the bandit)
+        # run on rank 0 alone, see auxrun/training/distributed.py.
+        parallel = hw.distributed and distributed.active() and self.stage == "train"
+        self.data_parallel = distributed.DataParallel() if parallel else None
         self.model.to(self.device)
         maybe_compile(self.model, hw)
         # tokens in the training batches: computed (padded) and real; their ratio is the padding cost
