@@ -92,7 +92,8 @@ class MTLTrainer:
                 "weight_decay": 0.0,
             },
         ]
-        self.optimizer = torch.optim.AdamW(groups, lr=lr)
+        # fused AdamW: one kernel for all parameters (CPU and CUDA), what transformers' Trainer uses too
+        self.optimizer = torch.optim.AdamW(groups, lr=lr, fused=self.device.type in ("cpu", "cuda"))
         total = max(1, self.epochs * len(self.epoch_tasks(0)))
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(cfg.train.warmup_ratio * total), total
