@@ -120,6 +120,9 @@ def test_torchrun_cli_run_matches_one_process(tmp_path):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    # rank 0 back-propagated its half of each global batch (its ledger is the one written)
+    ours, theirs = results["cost"]["train"]["examples_backward"], single["cost"]["train"]["examples_backward"]
+    assert 0.45 * theirs <= ours <= 0.55 * theirs
     assert results["best_epoch"] == single["best_epoch"]
     for split, scores in single["best"].items():
         for metric, value in scores.items():
