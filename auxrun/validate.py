@@ -85,6 +85,9 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
             raise ConfigError(
                 f"hardware.device='{hw.device}' but no CUDA device is visible; use hardware=cpu"
             )
+    from auxrun.training.hardware import pick_device, resolve_precision
+
+    resolve_precision(hw.precision, pick_device(hw.device))  # bf16 on a GPU without it: refused here
     specs = {name: load_task_spec(name, list(cfg.data.task_dirs)) for name in ts.tasks}
     from auxrun.methods.registry import get_method
 

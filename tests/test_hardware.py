@@ -148,3 +148,11 @@ def test_compiled_encoder_trains_like_the_eager_one(ctx):
     assert compiled.model.encoder._compiled_call_impl is not None
     assert set(compiled.model.state_dict()) == set(eager.model.state_dict())  # names unchanged
     assert b == pytest.approx(a, rel=1e-4)
+
+
+def test_validation_refuses_bf16_on_a_gpu_without_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    validate_run(compose(["hardware=gpu"]))  # auto: fp16 with a scaler
+    with pytest.raises(ConfigError, match="hardware.precision=bf16 but cuda has no bf16 support"):
+        validate_run(compose(["hardware=gpu", "hardware.precision=bf16"]))
