@@ -136,9 +136,13 @@ def test_trainer_with_dataloader_workers_trains_identically(ctx):
     histories = []
     for workers in (0, 1):
         trainer = _trainer(ctx, num_workers=workers, group_by_length=True)
-        assert trainer.feeders["toy_pos"].num_workers == workers
+        feeder = trainer.feeders["toy_pos"]
+        assert feeder.num_workers == workers
+        loaders = []
+        original = feeder._loader
+        feeder._loader = lambda: loaders.append(1) or original()
         trainer.fit()
-        if workers:
-            assert trainer.feeders["toy_pos"]._it is not None  # a DataLoader iterator fed the batches
+        assert len(loaders) == (2 if workers else 0)  # with workers: a DataLoader per epoch fed the batches
+        assert feeder._it is None  # fit stops the workers at the end
         histories.append(trainer.history)
     assert histories[0] == histories[1]

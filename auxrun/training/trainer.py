@@ -154,6 +154,11 @@ class MTLTrainer:
             for t, b in self.batches.items()
         }
 
+    def _close_feeders(self) -> None:
+        """Stop DataLoader workers (a later ``train_batches`` starts them again where it left off)."""
+        for f in self.feeders.values():
+            f.close()
+
     def _autocast(self):
         return self.precision.autocast()
 
@@ -337,6 +342,7 @@ class MTLTrainer:
             self.controller.on_epoch_end(self, epoch, metrics)
             self.start_epoch = epoch + 1
             self.save_checkpoint()
+        self._close_feeders()
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
