@@ -54,9 +54,15 @@ class TaskSetConfig:
 class HardwareConfig:
     name: str = MISSING
     device: str = "cpu"  # cpu | cuda | auto
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast on CUDA)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast + gradient scaler) | auto (bf16 where supported)
     num_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
-    num_workers: int = 0  # DataLoader workers
+    num_workers: int = 0  # DataLoader workers collating training batches ahead; 0 collates in-process
+    pin_memory: bool = True  # pinned host batches + non-blocking copies (CUDA only)
+    tf32: bool = True  # TF32 matmuls on CUDA (Ampere+)
+    attn_implementation: str = "sdpa"  # sdpa (fused attention, eager where a model lacks it) | eager
+    compile: bool = False  # torch.compile the encoder
+    compile_backend: str = "inductor"
+    distributed: bool = False  # data-parallel training across torchrun's processes (hardware=multi_gpu)
 
 
 @dataclass
@@ -76,6 +82,7 @@ class TrainConfig:
     eval_every_epoch: bool = True
     finetune_primary_epochs: int = 0  # FastMTL: fine-tune on the primary after MTL
     checkpoint: bool = True
+    group_by_length: bool = False  # batches of similar lengths (less padding); order still a function of seed
 
 
 @dataclass

@@ -28,7 +28,13 @@ class RunContext:
     def new_model(self, tasks: list[str]) -> MultiTaskModel:
         """A fresh model: the backbone's initial weights (seeded for tiny) and new heads for ``tasks``."""
         cfg = self.cfg
-        encoder = build_encoder(cfg.backbone, len(self.pool.tokenizer), cfg.seed, cfg.train.dropout)
+        encoder = build_encoder(
+            cfg.backbone,
+            len(self.pool.tokenizer),
+            cfg.seed,
+            cfg.train.dropout,
+            attn_implementation=cfg.hardware.attn_implementation,
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed + 1)
             return MultiTaskModel(encoder, {t: self.pool.specs[t] for t in tasks}, cfg.train.dropout)

@@ -26,6 +26,7 @@ from auxrun.predictions import write_test_predictions
 from auxrun.reporting.console import print_choices, print_results
 from auxrun.reporting.loggers import log_run
 from auxrun.selection import Selection
+from auxrun.training import distributed
 from auxrun.training.cost import CostLedger
 
 log = logging.getLogger("auxrun")
@@ -64,7 +65,11 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     if cfg.hardware.num_threads > 0:
         torch.set_num_threads(cfg.hardware.num_threads)
     torch.manual_seed(cfg.seed)
-    print_choices(cfg, run_dir)
+    if cfg.hardware.distributed and cfg.stage != "inspect":
+        run_dir = _join_data_parallel(cfg, run_dir)
+    main = distributed.is_main()
+    if main:
+        print_choices(cfg, run_dir)
     ledger = CostLedger()
     if cfg.stage == "inspect":
         from auxrun.data.inspect import run_inspect
@@ -83,11 +88,13 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         selection = Selection.load(sel_path)
         log.info("resume: reusing %s", sel_path)
     else:
-        with ledger.stage("select"):
-            selection = method.select()
-        selection.fill_instances({t: len(ctx.pool.split(t, "train")) for t in selection.training_tasks})
-        selection.extra["cost"] = ledger.to_dict()
-        selection.save(sel_path)
+        if main:  # data parallel: the selection stage runs on rank 0 alone
+            with ledger.stage("select"):
+                selection = method.select()
+            selection.fill_instances({t: len(ctx.pool.split(t, "train")) for t in selection.training_tasks})
+            selection.extra["cost"] = ledger.to_dict()
+            selection.save(sel_path)
+        selection = distributed.broadcast_object(selection if main else None)
     if cfg.stage == "select":
         return selection.to_dict()
 
@@ -113,6 +120,8 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
     }
+    if not main:
+        return results
     predictions = write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
@@ -120,6 +129,15 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     log_run(cfg, run_dir, results, trainer.history)
     print_results(results)
     return results
+
+
+def _join_data_parallel(cfg: RunConfig, run_dir: Path) -> Path:
+    """hardware.distributed: join torchrun's process group; every rank reads rank 0's run folder."""
+    backend = "nccl" if cfg.hardware.device.startswith("cuda") else "gloo"
+    if not distributed.init(backend):
+        log.warning("hardware.distributed=true but WORLD_SIZE is 1 (not under torchrun): one process")
+        return run_dir
+    return Path(distributed.broadcast_object(str(run_dir)))
 
 
 def _check_selection(selection: Selection, ctx: RunContext) -> None:

@@ -69,8 +69,15 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
     hw = cfg.hardware
     if hw.device not in ("cpu", "cuda", "auto") and not hw.device.startswith("cuda:"):
         raise ConfigError(f"hardware.device='{hw.device}' is not one of ['cpu', 'cuda', 'cuda:N', 'auto']")
-    if hw.precision not in ("fp32", "bf16", "fp16"):
-        raise ConfigError(f"hardware.precision='{hw.precision}' is not one of ['fp32', 'bf16', 'fp16']")
+    if hw.precision not in ("fp32", "bf16", "fp16", "auto"):
+        raise ConfigError(
+            f"hardware.precision='{hw.precision}' is not one of ['fp32', 'bf16', 'fp16', 'auto']"
+        )
+    if hw.attn_implementation not in ("sdpa", "eager"):
+        raise ConfigError(
+            f"hardware.attn_implementation='{hw.attn_implementation}' is not one of ['sdpa', 'eager']"
+        )
+    _range("hardware.num_workers", hw.num_workers, 0)
     if hw.device.startswith("cuda"):
         import torch
 
@@ -78,6 +85,9 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
             raise ConfigError(
                 f"hardware.device='{hw.device}' but no CUDA device is visible; use hardware=cpu"
             )
+    from auxrun.training.hardware import pick_device, resolve_precision
+
+    resolve_precision(hw.precision, pick_device(hw.device))  # bf16 on a GPU without it: refused here
     specs = {name: load_task_spec(name, list(cfg.data.task_dirs)) for name in ts.tasks}
     from auxrun.methods.registry import get_method
 

@@ -197,7 +197,11 @@ def load_tokenizer(cfg: BackboneConfig, corpus: Iterable[str] | None, cache_dir:
         ) from None
 
 
-def build_encoder(cfg: BackboneConfig, vocab_size: int, seed: int, dropout: float) -> torch.nn.Module:
+def build_encoder(
+    cfg: BackboneConfig, vocab_size: int, seed: int, dropout: float, attn_implementation: str = "sdpa"
+) -> torch.nn.Module:
+    """The encoder, with ``attn_implementation`` attention: ``sdpa`` (torch's fused
+    scaled_dot_product_attention; a model class without it falls back to ``eager``) or ``eager``."""
     if cfg.kind == "tiny":
         config = BertConfig(
             vocab_size=vocab_size,
@@ -208,16 +212,20 @@ def build_encoder(cfg: BackboneConfig, vocab_size: int, seed: int, dropout: floa
             max_position_embeddings=cfg.max_position,
             hidden_dropout_prob=dropout,
             attention_probs_dropout_prob=dropout,
-            attn_implementation="sdpa",
+            attn_implementation=attn_implementation,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return BertModel(config, add_pooling_layer=False)
     src = resolve_model_dir(cfg)
+    kwargs = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
     try:
-        return AutoModel.from_pretrained(
-            src, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout
-        )
+        try:
+            return AutoModel.from_pretrained(src, attn_implementation=attn_implementation, **kwargs)
+        except ValueError:  # the model class has no such attention implementation
+            if attn_implementation == "eager":
+                raise
+            return AutoModel.from_pretrained(src, attn_implementation="eager", **kwargs)
     except OSError as e:
         raise ConfigError(
             f"backbone '{cfg.name}': cannot load weights from '{src}' ({str(e).splitlines()[0]}); "

@@ -11,9 +11,6 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import math
-import random
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,58 +25,14 @@ from auxrun.eval.metrics import better, compute_metrics
 from auxrun.io import torch_save_atomic, write_text_atomic
 from auxrun.models.mtl import MultiTaskModel
 from auxrun.selection import Selection
+from auxrun.training import distributed
+from auxrun.training.batching import BatchFeeder, TaskBatches
 from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
+from auxrun.training.hardware import Precision, configure_backends, maybe_compile, pick_device, pin_memory
 from auxrun.training.schedule import epoch_schedule
 
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-class TaskBatches:
-    """Endless shuffled mini-batches of one task's (possibly subset) training examples.
-
-    The order of pass p in epoch e is a function of (seed, task, e, p), so the position
-    (epoch, pass, offset) is the whole state: ``state_dict`` / ``load_state_dict`` resume it exactly.
-    """
-
-    def __init__(self, split: EncodedSplit, indices: list[int], batch_size: int, seed: int):
-        self.split, self.indices, self.batch_size, self.seed = split, indices, batch_size, seed
-        self.epoch, self.passes, self.offset = 0, 0, 0
-        self._order: list[int] | None = None
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.indices) / self.batch_size)
-
-    def reset(self, epoch: int) -> None:
-        self.epoch, self.passes, self.offset, self._order = epoch, 0, 0, None
-
-    def _current_order(self) -> list[int]:
-        if self._order is None:
-            self._order = list(self.indices)
-            random.Random(f"{self.seed}-{self.split.task}-{self.epoch}-{self.passes}").shuffle(self._order)
-        return self._order
-
-    def next(self) -> list[int]:
-        if self.offset >= len(self.indices):
-            self.passes, self.offset, self._order = self.passes + 1, 0, None
-        batch = self._current_order()[self.offset : self.offset + self.batch_size]
-        self.offset += self.batch_size
-        return batch
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "passes": self.passes, "offset": self.offset}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.passes, self.offset, self._order = (
-            state["epoch"],
-            state["passes"],
-            state["offset"],
-            None,
-        )
+__all__ = ["MTLTrainer", "TaskBatches", "pick_device"]
 
 
 class MTLTrainer:
@@ -109,8 +62,7 @@ class MTLTrainer:
         self.eval_splits = eval_splits or ["select_dev", *pool.eval_splits(self.primary)]
         self.best_split = best_split  # the split whose primary main metric picks the best epoch
         self.progress = progress and not cfg.quiet
-        self.device = pick_device(cfg.hardware.device)
-        self.model.to(self.device)
+        self._setup_hardware()
         self.pad_id = pool.tokenizer.pad_token_id if pool.tokenizer.pad_token_id is not None else 0
         self.weights = {t: float(selection.weights.get(t, 1.0)) for t in self.tasks}
         self.batches = {
@@ -119,10 +71,12 @@ class MTLTrainer:
                 list(selection.instance_indices.get(t, range(len(pool.split(t, "train"))))),
                 cfg.train.batch_size,
                 cfg.seed,
+                group_by_length=cfg.train.group_by_length,
             )
             for t in self.tasks
         }
         self.batches = {t: b for t, b in self.batches.items() if len(b.indices) > 0}
+        self._setup_feeders()
         self.schedule_kind = (
             "ratio" if (selection.ratios and cfg.train.schedule == "auto") else cfg.train.schedule
         )
@@ -138,7 +92,8 @@ class MTLTrainer:
                 "weight_decay": 0.0,
             },
         ]
-        self.optimizer = torch.optim.AdamW(groups, lr=lr)
+        # fused AdamW: one kernel for all parameters (CPU and CUDA), what transformers' Trainer uses too
+        self.optimizer = torch.optim.AdamW(groups, lr=lr, fused=self.device.type in ("cpu", "cuda"))
         total = max(1, self.epochs * len(self.epoch_tasks(0)))
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(cfg.train.warmup_ratio * total), total
@@ -161,40 +116,90 @@ class MTLTrainer:
             self.schedule_kind, n, self.selection.ratios, self.primary, self.cfg.seed, epoch
         )
 
-    def _autocast(self):
+    # ---- hardware: device, precision, batches, data parallelism (auxrun/training/hardware.py) ------
+
+    def _setup_hardware(self) -> None:
         hw = self.cfg.hardware
-        if self.device.type == "cuda" and hw.precision in ("bf16", "fp16"):
-            dtype = (
-                torch.bfloat16 if hw.precision == "bf16" and torch.cuda.is_bf16_supported() else torch.float16
+        self.device = pick_device(hw.device)
+        if (  # data parallel on CUDA: one GPU per process, torchrun's LOCAL_RANK
+            hw.distributed
+            and distributed.active()
+            and self.device.type == "cuda"
+            and self.device.index is None
+        ):
+            self.device = torch.device("cuda", distributed.world_from_env()[2])
+        configure_backends(hw, self.device)
+        self.precision = Precision(hw.precision, self.device)
+        self.pin_memory = pin_memory(hw, self.device)
+        # Data parallel: the final training stage only; selection stages (probes, trials, the bandit)
+        # run on rank 0 alone, see auxrun/training/distributed.py.
+        parallel = hw.distributed and distributed.active() and self.stage == "train"
+        self.data_parallel = distributed.DataParallel() if parallel else None
+        self.model.to(self.device)
+        maybe_compile(self.model, hw)
+        # tokens in the training batches: computed (padded) and real; their ratio is the padding cost
+        self.tokens = {"computed": 0, "real": 0}
+
+    def _setup_feeders(self) -> None:
+        shard = self.data_parallel.shard if self.data_parallel is not None else None
+        self.feeders = {
+            t: BatchFeeder(
+                b,
+                self.pool.specs[t].objective,
+                self.pad_id,
+                num_workers=self.cfg.hardware.num_workers,
+                pin_memory=self.pin_memory,
+                shard=shard,
             )
-            return torch.autocast("cuda", dtype=dtype)
-        return nullcontext()
+            for t, b in self.batches.items()
+        }
+
+    def _close_feeders(self) -> None:
+        """Stop DataLoader workers (a later ``train_batches`` starts them again where it left off)."""
+        for f in self.feeders.values():
+            f.close()
+
+    def _autocast(self):
+        return self.precision.autocast()
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        return {k: v.to(self.device, non_blocking=self.pin_memory) for k, v in batch.items()}
+
+    def _train_step(self, task: str) -> tuple[float, int]:
+        """One optimizer step on the task's next global batch: (its mean loss, examples this process ran)."""
+        idx, local, real, batch = self.feeders[task].next()
+        mask = batch["attention_mask"]
+        self.tokens["computed"] += mask.numel()
+        self.tokens["real"] += int(mask.sum())
+        batch = self._to_device(batch)
+        with self._autocast():
+            out = self.model(task, batch)
+        weight = self.weights.get(task, 1.0)
+        if self.data_parallel is None:
+            loss = out.losses.mean() * weight
+        else:  # the local share of the global batch's mean loss (see auxrun/training/distributed.py)
+            loss = out.losses.sum() * (weight / len(idx) if real else 0.0)
+        self.precision.backward(loss)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        value = float(loss.detach())
+        if self.data_parallel is not None:
+            value = self.data_parallel.all_reduce(params, loss.detach())
+        self.precision.step(self.optimizer, params, self.cfg.train.max_grad_norm)
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return value, len(local)
 
     # ---- hooks for controllers ------------------------------------------------------------------
 
     def train_batches(self, task: str, k: int = 1) -> float:
         """Train k mini-batches of one task from the current state; the mean loss."""
         self.model.train()
-        spec = self.pool.specs[task]
         total = 0.0
         for _ in range(k):
-            idx = self.batches[task].next()
-            batch = self._to_device(collate(self.batches[task].split, idx, spec.objective, self.pad_id))
-            with self._autocast():
-                out = self.model(task, batch)
-            loss = out.losses.mean() * self.weights.get(task, 1.0)
-            loss.backward()
-            if self.cfg.train.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.max_grad_norm)
-            self.optimizer.step()
-            self.scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.ledger.count(forward=len(idx), backward=len(idx))
+            loss, n = self._train_step(task)
+            self.ledger.count(forward=n, backward=n)
             self.step += 1
-            total += float(loss.detach())
+            total += loss
         return total / max(k, 1)
 
     def snapshot(self) -> dict[str, Any]:
@@ -213,6 +218,7 @@ class MTLTrainer:
             "batches": {t: b.state_dict() for t, b in self.batches.items()},
             "weights": dict(self.weights),
             "torch_rng": torch.get_rng_state(),
+            "precision": self.precision.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -221,6 +227,7 @@ class MTLTrainer:
             self.batches[t].load_state_dict(b)
         self.weights = dict(state["weights"])
         torch.set_rng_state(state["torch_rng"])
+        self.precision.load_state_dict(state.get("precision"))
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.model.load_state_dict(snap["model"])
@@ -335,6 +342,7 @@ class MTLTrainer:
             self.controller.on_epoch_end(self, epoch, metrics)
             self.start_epoch = epoch + 1
             self.save_checkpoint()
+        self._close_feeders()
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
@@ -359,7 +367,7 @@ class MTLTrainer:
     def save_checkpoint(self) -> None:
         """After each epoch: the run's metrics.csv so far and, unless disabled, the checkpoint."""
         path = self._ckpt_path()
-        if path is None:
+        if path is None or not distributed.is_main():
             return
         if self.stage == "train":
             write_text_atomic(self.run_dir / "metrics.csv", self.metrics_csv())
@@ -375,6 +383,7 @@ class MTLTrainer:
             weights=self.weights,
             controller=self.controller.state_dict(),
             ledger=self.ledger.state_dict(),
+            precision=self.precision.state_dict(),
         )
         self.ledger.count(bytes_written=torch_save_atomic(state, path))
 
@@ -390,4 +399,5 @@ class MTLTrainer:
         self.weights = state["weights"]
         self.controller.load_state_dict(state["controller"])
         self.ledger.load_state_dict(state["ledger"])
+        self.precision.load_state_dict(state.get("precision"))
         return True
