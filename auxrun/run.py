@@ -27,6 +27,7 @@ from auxrun.reporting.console import print_choices, print_results
 from auxrun.reporting.loggers import log_run
 from auxrun.selection import Selection
 from auxrun.training.cost import CostLedger
+from auxrun.training.trainer import MTLTrainer
 
 log = logging.getLogger("auxrun")
 
@@ -94,6 +95,15 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         if cfg.resume and trainer.load_checkpoint():
             log.info("resume: continuing after epoch %d", trainer.start_epoch)
         summary = trainer.fit()
+    mtl = None
+    if cfg.train.finetune_primary_epochs > 0:
+        mtl = {"best": summary["best"], "best_epoch": summary["best_epoch"], "epochs": trainer.epochs}
+        with ledger.stage("finetune"):
+            trainer = finetune_trainer(ctx, trainer, cfg.train.finetune_primary_epochs)
+            if cfg.resume and trainer.load_checkpoint():
+                log.info("resume: fine-tuning continues after epoch %d", trainer.start_epoch)
+            summary = trainer.fit()
+        write_text_atomic(run_dir / "metrics_finetune.csv", trainer.metrics_csv())
     results = {
         "method": cfg.method.name,
         "primary": selection.primary,
@@ -109,6 +119,8 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
     }
+    if mtl is not None:  # best/best_epoch are the fine-tuning stage's; the MTL stage's are here
+        results["mtl"] = mtl
     predictions = write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
@@ -116,6 +128,24 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     log_run(cfg, run_dir, results, trainer.history)
     print_results(results)
     return results
+
+
+def finetune_trainer(ctx: RunContext, mtl: MTLTrainer, epochs: int) -> MTLTrainer:
+    """The primary alone, from the MTL stage's last-epoch weights (FastMTL 3.3 / Appendix A: the
+    TO-MTDNN's last epoch, then fine-tuning, whose best dev epoch is reported; MT-DNN likewise).
+    A fresh optimizer and schedule; checkpoints as ``checkpoints/finetune.pt``."""
+    sel = Selection(method=ctx.cfg.method.name, primary=mtl.primary, candidates=[], selected_tasks=[])
+    return MTLTrainer(
+        mtl.model,
+        ctx.pool,
+        sel,
+        ctx.cfg,
+        ctx.ledger,
+        run_dir=ctx.run_dir,
+        stage="finetune",
+        epochs=epochs,
+        progress=not ctx.cfg.quiet,
+    )
 
 
 def _check_selection(selection: Selection, ctx: RunContext) -> None:
