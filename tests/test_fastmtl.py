@@ -96,7 +96,9 @@ def _read(run_dir):
 
 
 def test_fastmtl_end_to_end_on_toy(tmp_path):
-    res = run_auxrun(["method=fastmtl", "primary=toy_sentiment", "method.n_samples=300", *SMALL, *TD], tmp_path)
+    res = run_auxrun(
+        ["method=fastmtl", "primary=toy_sentiment", "method.n_samples=300", *SMALL, *TD], tmp_path
+    )
     sel, loaded = _read(tmp_path)
     subsets = stage1_subsets({t: sel["instances"][t]["total"] for t in sel["selected_tasks"]}, 100, 42)
     assert sel["n_samples"] == 300 and sel["n_kept"] == 300
