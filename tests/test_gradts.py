@@ -138,7 +138,9 @@ def test_gradts_methods_end_to_end_on_toy(tmp_path, method):
                 assert sel["instance_files"][t]["kept"] == f"selection_instances/{t}.kept.npy"
                 taus = loaded.instance_scores[t]
                 assert loaded.scored_indices[t].tolist() == list(range(405)) and taus.dtype == np.float32
-                assert loaded.instance_indices[t] == np.flatnonzero(taus >= 0.42).tolist()
+                assert (
+                    loaded.instance_indices[t] == np.flatnonzero(taus >= sel["instance_threshold"]).tolist()
+                )
         assert "instance_indices" not in sel  # arrays live in .npy files, not in the JSON
         assert res["cost"]["train"]["examples_backward"] == sum(v["kept"] for v in sel["instances"].values())
 
