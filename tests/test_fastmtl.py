@@ -185,3 +185,28 @@ def test_fastmtl_on_glue_fixtures_with_the_tiny_backbone(tmp_path):
     assert set(sel["stage1_examples"].values()) == {1} and len(sel["stage1_examples"]) == 8
     assert sel["n_unused"] == sum(len(v) for v in loaded.scored_indices.values()) >= 3
     assert res["main_metric"] == "accuracy" and (tmp_path / "predictions" / "RTE.tsv").is_file()
+
+
+def test_run_interrupted_in_fine_tuning_resumes_to_the_same_results(tmp_path, monkeypatch):
+    from auxrun.training.trainer import MTLTrainer
+
+    args = ["method=no_sel", "task_set.tasks=[toy_pair,toy_topic]", "primary=toy_pair", *FAST]
+    args += ["train.finetune_primary_epochs=2"]
+    full = run_auxrun(args, tmp_path / "full")
+    original = MTLTrainer.save_checkpoint
+
+    def crash_in_fine_tuning(self):
+        original(self)
+        if self.stage == "finetune":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MTLTrainer, "save_checkpoint", crash_in_fine_tuning)
+    with pytest.raises(KeyboardInterrupt):
+        run_auxrun(args, tmp_path / "cut")
+    monkeypatch.setattr(MTLTrainer, "save_checkpoint", original)
+    resumed = run_auxrun(["resume=true", *args], tmp_path / "cut")
+    assert resumed["best"] == full["best"] and resumed["best_epoch"] == full["best_epoch"]
+    assert resumed["mtl"] == full["mtl"]
+    assert (tmp_path / "cut" / "metrics_finetune.csv").read_text() == (
+        tmp_path / "full" / "metrics_finetune.csv"
+    ).read_text()
