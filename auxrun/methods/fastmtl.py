@@ -130,6 +130,11 @@ class TaskDiscriminativeModel(nn.Module):
         self.task_ids = {t: i for i, t in enumerate(tasks)}
 
     @property
+    def encoder(self) -> nn.Module:
+        """The shared encoder (what ``hardware.compile`` compiles; not registered twice)."""
+        return self.mtl.encoder
+
+    @property
     def objective(self) -> TaskDiscrimination:
         return self.discriminator.objective  # type: ignore[return-value]
 
