@@ -75,12 +75,17 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
     dropout: float = 0.1
+    # Task heads: linear (MT-DNN, FastMTL) | mlp (alpha-VIL 4.2: linear -> head_hidden, ReLU, linear).
+    head: str = "linear"
+    head_hidden: int = 256
     # size_proportional (MT-DNN: every batch of every task once per epoch, shuffled) or ratio
     # (AUTOSEM: eta_i batches of task i per cycle; cycles until the primary's batches are used).
     schedule: str = "auto"  # auto: ratio when the Selection has ratios, else size_proportional
     max_train_examples: int | None = None  # cap per task (quick runs); None = all
     eval_every_epoch: bool = True
-    finetune_primary_epochs: int = 0  # FastMTL: fine-tune on the primary after MTL
+    # After MTL, fine-tune on the primary alone for this many epochs and report that stage's best dev
+    # epoch (FastMTL 3.3, as MT-DNN). 0: none. method=fastmtl and random_sampling set 5 (Appendix A).
+    finetune_primary_epochs: int = 0
     checkpoint: bool = True
     group_by_length: bool = False  # batches of similar lengths (less padding); order still a function of seed
 

@@ -37,7 +37,13 @@ class RunContext:
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed + 1)
-            return MultiTaskModel(encoder, {t: self.pool.specs[t] for t in tasks}, cfg.train.dropout)
+            return MultiTaskModel(
+                encoder,
+                {t: self.pool.specs[t] for t in tasks},
+                cfg.train.dropout,
+                head=cfg.train.head,
+                head_hidden=cfg.train.head_hidden,
+            )
 
     def new_trainer(
         self,

@@ -10,15 +10,12 @@ from pathlib import Path
 
 from auxrun.data.submission import GLUE_SUBMISSION_FILES, write_glue_predictions
 from auxrun.io import write_text_atomic
+from auxrun.objectives import get_objective
 from auxrun.training.trainer import MTLTrainer
 
 
 def _as_label(spec, pred):
-    if spec.objective == "classification":
-        return spec.labels[pred]
-    if spec.objective == "sequence_labeling":
-        return " ".join(pred)
-    return pred  # regression score, multiple-choice index
+    return get_objective(spec.objective).prediction_label(spec, pred)
 
 
 def write_test_predictions(trainer: MTLTrainer, out_dir: Path) -> list[Path]:

@@ -28,6 +28,7 @@ from auxrun.reporting.loggers import log_run
 from auxrun.selection import Selection
 from auxrun.training import distributed
 from auxrun.training.cost import CostLedger
+from auxrun.training.trainer import MTLTrainer
 
 log = logging.getLogger("auxrun")
 
@@ -105,6 +106,16 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         if cfg.resume and trainer.load_checkpoint():
             log.info("resume: continuing after epoch %d", trainer.start_epoch)
         summary = trainer.fit()
+    mtl = None
+    if cfg.train.finetune_primary_epochs > 0:
+        mtl = {"best": summary["best"], "best_epoch": summary["best_epoch"], "epochs": trainer.epochs}
+        with ledger.stage("finetune"):
+            trainer = finetune_trainer(ctx, trainer, cfg.train.finetune_primary_epochs)
+            if cfg.resume and trainer.load_checkpoint():
+                log.info("resume: fine-tuning continues after epoch %d", trainer.start_epoch)
+            summary = trainer.fit()
+        if main:
+            write_text_atomic(run_dir / "metrics_finetune.csv", trainer.metrics_csv())
     results = {
         "method": cfg.method.name,
         "primary": selection.primary,
@@ -120,6 +131,8 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
     }
+    if mtl is not None:  # best/best_epoch are the fine-tuning stage's; the MTL stage's are here
+        results["mtl"] = mtl
     if not main:
         return results
     predictions = write_test_predictions(trainer, run_dir / "predictions")
@@ -138,6 +151,24 @@ def _join_data_parallel(cfg: RunConfig, run_dir: Path) -> Path:
         log.warning("hardware.distributed=true but WORLD_SIZE is 1 (not under torchrun): one process")
         return run_dir
     return Path(distributed.broadcast_object(str(run_dir)))
+
+
+def finetune_trainer(ctx: RunContext, mtl: MTLTrainer, epochs: int) -> MTLTrainer:
+    """The primary alone, from the MTL stage's last-epoch weights (FastMTL 3.3 / Appendix A: the
+    TO-MTDNN's last epoch, then fine-tuning, whose best dev epoch is reported; MT-DNN likewise).
+    A fresh optimizer and schedule; checkpoints as ``checkpoints/finetune.pt``."""
+    sel = Selection(method=ctx.cfg.method.name, primary=mtl.primary, candidates=[], selected_tasks=[])
+    return MTLTrainer(
+        mtl.model,
+        ctx.pool,
+        sel,
+        ctx.cfg,
+        ctx.ledger,
+        run_dir=ctx.run_dir,
+        stage="finetune",
+        epochs=epochs,
+        progress=not ctx.cfg.quiet,
+    )
 
 
 def _check_selection(selection: Selection, ctx: RunContext) -> None:

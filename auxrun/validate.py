@@ -57,6 +57,12 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
     _range("train.dropout", t.dropout, 0, 1, hi_open=True)
     _range("train.max_grad_norm", t.max_grad_norm, 0)
     _range("train.max_train_examples", t.max_train_examples, 1)
+    _range("train.finetune_primary_epochs", t.finetune_primary_epochs, 0)
+    _range("train.head_hidden", t.head_hidden, 1)
+    from auxrun.models.mtl import HEADS
+
+    if t.head not in HEADS:
+        raise ConfigError(f"train.head='{t.head}' is not one of {list(HEADS)}")
     _range("data.select_dev_fraction", cfg.data.select_dev_fraction, 0, 1, hi_open=True)
     _range("data.toy_scale", cfg.data.toy_scale, 0, lo_open=True)
     _range("data.max_length", cfg.data.max_length, 8, cfg.backbone.max_position)

@@ -9,6 +9,7 @@ from auxrun.errors import ConfigError
 from auxrun.importance.correlation import kendall_tau_b_many
 from auxrun.methods.gradts import filter_instances
 from auxrun.methods.greedy import greedy_prefix_trials
+from auxrun.selection import Selection
 from tests.conftest import FAST, compose, run_auxrun
 
 
@@ -128,9 +129,34 @@ def test_gradts_methods_end_to_end_on_toy(tmp_path, method):
             sel["ranking"][:k] for k in range(1, len(trials))
         ]
     if method == "gradts_fg":
+        loaded = Selection.load(tmp_path / "selection.json")
         for t in sel["trial_selection"]:
             kept = sel["instances_kept"][t]
             assert kept["total"] == 405 and 0 <= kept["kept"] <= 405  # 450 at scale .3, minus 10%
             if kept["kept"]:
-                assert sel["instances"][t]["kept"] == kept["kept"] == len(sel["instance_indices"][t])
+                assert sel["instances"][t]["kept"] == kept["kept"] == len(loaded.instance_indices[t])
+                assert sel["instance_files"][t]["kept"] == f"selection_instances/{t}.kept.npy"
+                taus = loaded.instance_scores[t]
+                assert loaded.scored_indices[t].tolist() == list(range(405)) and taus.dtype == np.float32
+                assert (
+                    loaded.instance_indices[t] == np.flatnonzero(taus >= sel["instance_threshold"]).tolist()
+                )
+        assert "instance_indices" not in sel  # arrays live in .npy files, not in the JSON
         assert res["cost"]["train"]["examples_backward"] == sum(v["kept"] for v in sel["instances"].values())
+
+
+def test_fp16_instance_cache_keeps_the_taus():
+    """fg's cache stores per-instance matrices scaled to max 1 in fp16 (half the bytes of fp32, a
+    quarter of fp64); the taus fg thresholds move by at most a few thousandths."""
+    from auxrun.importance.head_importance import normalize_importance
+    from auxrun.methods.gradts import instances_fp16
+
+    rng = np.random.default_rng(0)
+    raw = rng.gamma(2.0, 1.0, size=(200, 12, 12)) * 10.0 ** rng.uniform(-6, 2, size=(200, 1, 1))
+    primary = normalize_importance(rng.gamma(2.0, 1.0, size=(12, 12)))
+    small = instances_fp16(raw)
+    assert small.dtype == np.float16 and small.nbytes == raw.astype(np.float32).nbytes // 2
+    assert np.allclose(small.max(axis=(1, 2)), 1.0)
+    exact = kendall_tau_b_many(normalize_importance(raw), primary)
+    approx = kendall_tau_b_many(normalize_importance(small.astype(np.float32)), primary)
+    assert np.max(np.abs(exact - approx)) < 0.01

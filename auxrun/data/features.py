@@ -1,9 +1,8 @@
 """Examples -> token ids and label ids (jiant's TokenizedExample/DataRow stages), and batching.
 
-Sequence labelling: a word's label sits on its first sub-token; the other sub-tokens, special
-tokens and padding get -100 and are ignored by the loss. Words cut off by truncation keep their
-gold tags in ``gold`` and are predicted as labels[0] (the outside tag) when scoring, so truncation
-never shifts a label onto the wrong word and never flatters the score.
+What depends on the task's objective (label ids, tagging's first-sub-token labels, multiple choice's
+per-choice sequences, label tensors) lives in the objective (auxrun/objectives/); this module holds
+the shared record and the padding. IGNORE (-100) marks label positions the loss skips.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import torch
 
 from auxrun.data.example import Example
 from auxrun.data.spec import TaskSpec
-from auxrun.errors import DataError
 
 IGNORE = -100
 
@@ -49,73 +47,26 @@ class EncodedSplit:
         return [len(x) for x in self.input_ids]
 
 
-def _label_id(spec: TaskSpec, value: Any, where: str) -> int:
-    try:
-        return spec.labels.index(str(value))
-    except ValueError:
-        raise DataError(f"{where}: unknown label '{value}'; allowed: {spec.labels}") from None
-
-
-def encode_split(
-    spec: TaskSpec, split: str, examples: list[Example], tokenizer, max_length: int
-) -> EncodedSplit:
-    where = f"task '{spec.name}' split '{split}'"
-    uids = [e.uid for e in examples]
-    if spec.objective == "sequence_labeling":
-        return _encode_tagging(spec, split, examples, tokenizer, max_length, uids)
-    if spec.objective == "multiple_choice":
-        ids, types = [], []
-        for e in examples:
-            enc = tokenizer([e.text_a] * len(e.choices), e.choices, truncation=True, max_length=max_length)
-            ids.append(enc["input_ids"])
-            types.append(enc.get("token_type_ids") or [[0] * len(x) for x in enc["input_ids"]])
-        gold = [None if e.label is None else int(e.label) for e in examples]
-        return EncodedSplit(spec.name, split, ids, types, list(gold), gold, uids=uids)
+def encode_texts(spec: TaskSpec, examples: list[Example], tokenizer, max_length: int) -> tuple[list, list]:
+    """Token ids and token types of single sentences or pairs (``text_b`` when the task reads it)."""
     a = [e.text_a or "" for e in examples]
     b = [e.text_b or "" for e in examples] if "text_b" in spec.input_fields else None
     enc = (
         tokenizer(a, b, truncation=True, max_length=max_length)
         if b is not None
-        else (tokenizer(a, truncation=True, max_length=max_length))
+        else tokenizer(a, truncation=True, max_length=max_length)
     )
     types = enc.get("token_type_ids") or [[0] * len(x) for x in enc["input_ids"]]
-    if spec.objective == "regression":
-        gold = [None if e.label is None else float(e.label) for e in examples]
-    else:
-        gold = [
-            None if e.label is None else _label_id(spec, e.label, f"{where}, example {e.uid}")
-            for e in examples
-        ]
-    return EncodedSplit(spec.name, split, enc["input_ids"], types, list(gold), gold, uids=uids)
+    return enc["input_ids"], types
 
 
-def _encode_tagging(spec, split, examples, tokenizer, max_length, uids) -> EncodedSplit:
-    where = f"task '{spec.name}' split '{split}'"
-    enc = tokenizer(
-        [e.tokens for e in examples], is_split_into_words=True, truncation=True, max_length=max_length
-    )
-    ids, types, labels, gold, starts = [], [], [], [], []
-    for i, e in enumerate(examples):
-        word_ids = enc.word_ids(i)
-        tag_ids = None
-        if e.label is not None:
-            if len(e.label) != len(e.tokens):
-                raise DataError(f"{where}, example {e.uid}: {len(e.tokens)} words but {len(e.label)} tags")
-            tag_ids = [_label_id(spec, t, f"{where}, example {e.uid}") for t in e.label]
-        row, first, prev = [], [], None
-        for pos, w in enumerate(word_ids):
-            if w is not None and w != prev:
-                first.append(pos)
-                row.append(tag_ids[w] if tag_ids is not None else IGNORE)
-            else:
-                row.append(IGNORE)
-            prev = w
-        ids.append(enc["input_ids"][i])
-        types.append(enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(word_ids))
-        labels.append(row if tag_ids is not None else None)
-        gold.append(list(e.label) if e.label is not None else None)
-        starts.append(first)
-    return EncodedSplit(spec.name, split, ids, types, labels, gold, starts, uids)
+def encode_split(
+    spec: TaskSpec, split: str, examples: list[Example], tokenizer, max_length: int
+) -> EncodedSplit:
+    """Examples -> an EncodedSplit, the way the task's objective encodes (auxrun/objectives/)."""
+    from auxrun.objectives import get_objective
+
+    return get_objective(spec.objective).encode(spec, split, examples, tokenizer, max_length)
 
 
 # ---- on-disk form (the tokenized-data cache, auxrun/data/pool.py) ------------------------------------
@@ -198,31 +149,20 @@ def _regroup(rows: list, sizes: list[int]) -> list:
     return out
 
 
-def collate(split: EncodedSplit, indices: list[int], objective: str, pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad one batch to its own longest sequence (dynamic padding)."""
-    if objective == "multiple_choice":
-        n_choices = len(split.input_ids[indices[0]])
-        rows = [c for i in indices for c in split.input_ids[i]]
-        types = [c for i in indices for c in split.token_type_ids[i]]
-        batch = _pad(rows, types, pad_id)
-        batch = {k: v.view(len(indices), n_choices, -1) for k, v in batch.items()}
-    else:
-        batch = _pad(
-            [split.input_ids[i] for i in indices], [split.token_type_ids[i] for i in indices], pad_id
-        )
+def collate(split: EncodedSplit, indices: list[int], objective, pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad one batch to its own longest sequence (dynamic padding); labels when every example has one.
+    ``objective`` is an objective's name or an Objective."""
+    from auxrun.objectives import get_objective
+
+    obj = get_objective(objective)
+    batch = obj.collate_inputs(split, indices, pad_id)
     labels = [split.labels[i] for i in indices]
     if all(x is not None for x in labels):
-        if objective == "sequence_labeling":
-            width = batch["input_ids"].shape[1]
-            batch["labels"] = torch.tensor([row + [IGNORE] * (width - len(row)) for row in labels])
-        elif objective == "regression":
-            batch["labels"] = torch.tensor(labels, dtype=torch.float)
-        else:
-            batch["labels"] = torch.tensor(labels, dtype=torch.long)
+        batch["labels"] = obj.label_tensor(labels, batch["input_ids"].shape[-1])
     return batch
 
 
-def _pad(rows: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+def pad_rows(rows: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(r) for r in rows)
     ids = [r + [pad_id] * (width - len(r)) for r in rows]
     tt = [t + [0] * (width - len(t)) for t in types]

@@ -19,6 +19,7 @@ from typing import Any
 from auxrun.data.example import Example
 from auxrun.data.spec import TaskSpec
 from auxrun.errors import DataError
+from auxrun.objectives import get_objective
 
 Reader = Callable[[Path, TaskSpec, str, dict[str, Any]], list[Example]]
 READERS: dict[str, Reader] = {}
@@ -65,7 +66,7 @@ class LabelCheck:
 
     def __init__(self, spec: TaskSpec, path: Path):
         self.path = path
-        check = spec.objective in ("classification", "sequence_labeling") and spec.labels
+        check = get_objective(spec.objective).named_labels and spec.labels
         self.allowed = set(spec.labels) if check else None
         self.labels = spec.labels
 
@@ -75,13 +76,6 @@ class LabelCheck:
         for v in value if isinstance(value, list) else [value]:
             if v not in self.allowed:
                 raise DataError(f"{self.path}: line {line}: unknown label '{v}'; allowed: {self.labels}")
-
-
-def _regression_label(value: str, path: Path, line: int) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise DataError(f"{path}: line {line}: label '{value}' is not a number") from None
 
 
 @reader("glue_tsv")
@@ -113,7 +107,7 @@ def read_glue_tsv(path: Path, spec: TaskSpec, split: str, options: dict[str, Any
         index = {k: int(v) for k, v in columns.items()}
     width = max(index.values()) + 1 if index else 0
     check = LabelCheck(spec, path)
-    regression = spec.objective == "regression"
+    objective = get_objective(spec.objective)
     out = []
     for i, row in enumerate(rows[start:], start=start + 1):
         if not row or row == [""]:
@@ -124,7 +118,7 @@ def read_glue_tsv(path: Path, spec: TaskSpec, split: str, options: dict[str, Any
             )
         label: Any = row[index["label"]] if "label" in index else None
         if label is not None:
-            label = _regression_label(label, path, i) if regression else label.strip()
+            label = objective.parse_label(label, f"{path}: line {i}")
             check(label, i)
         out.append(
             Example(
@@ -278,13 +272,8 @@ def read_superglue_jsonl(path: Path, spec: TaskSpec, split: str, options: dict[s
         label: Any = row.get(label_key)
         if label is None and not _is_test(split):
             raise DataError(f"{path}: line {i}: missing field '{label_key}' in a labelled split")
-        if label is not None and spec.objective == "multiple_choice":
-            if not isinstance(label, int) or not 0 <= label < len(choice_keys):
-                raise DataError(
-                    f"{path}: line {i}: label {label!r} is not a choice index 0..{len(choice_keys) - 1}"
-                )
-        elif label is not None:
-            label = _regression_label(label, path, i) if spec.objective == "regression" else str(label)
+        if label is not None:
+            label = get_objective(spec.objective).parse_label(label, f"{path}: line {i}", len(choice_keys))
             check(label, i)
         out.append(
             Example(

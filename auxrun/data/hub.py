@@ -22,6 +22,7 @@ from auxrun.config import DataConfig
 from auxrun.data.example import Example
 from auxrun.data.spec import TaskSpec
 from auxrun.errors import DataError
+from auxrun.objectives import get_objective
 
 HF_HOST = "huggingface.co"
 GITHUB_RAW_HOST = "raw.githubusercontent.com"
@@ -138,22 +139,10 @@ def hub_examples(
             )
         return columns[name]
 
+    objective = get_objective(spec.objective)
+
     def label_of(value: Any, row: int) -> Any:
-        if isinstance(value, str):
-            tag = value
-        elif spec.objective == "regression":
-            return None if value is None or value < 0 else float(value)
-        elif value is None or value < 0:
-            return None
-        elif spec.objective == "multiple_choice":
-            return int(value)
-        elif value >= len(names):
-            raise DataError(f"{hub.id} {split} row {row}: label id {value} has no name; names: {names}")
-        else:
-            tag = names[value]
-        if allowed and tag not in allowed:
-            raise DataError(f"{hub.id} {split} row {row}: unknown label '{tag}'; allowed: {spec.labels}")
-        return tag
+        return objective.hub_label(value, names, list(spec.labels), f"{hub.id} {split} row {row}")
 
     uids, text_a, text_b, tokens, labels = (
         col("uid"),

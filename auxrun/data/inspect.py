@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +54,9 @@ def label_distribution(spec: TaskSpec, examples: list[Example]) -> dict[str, Any
     labels = [ex.label for ex in examples if ex.label is not None]
     if not labels:
         return {}
-    if spec.objective == "regression":
-        return {
-            "mean": statistics.fmean(labels),
-            "std": statistics.pstdev(labels),
-            "min": min(labels),
-            "max": max(labels),
-        }
-    if spec.objective == "sequence_labeling":
-        counts = Counter(tag for tags in labels for tag in tags)
-    else:
-        counts = Counter(str(label) for label in labels)
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    from auxrun.objectives import get_objective
+
+    return get_objective(spec.objective).label_distribution(labels)
 
 
 def split_stats(

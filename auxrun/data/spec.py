@@ -12,7 +12,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from auxrun.errors import ConfigError
 
-OBJECTIVES = ("classification", "regression", "sequence_labeling", "multiple_choice")
 TASK_TYPES = ("single_sentence", "paraphrase", "inference", "similarity", "tagging", "emotion", "choice")
 
 
@@ -56,12 +55,12 @@ class Sources:
 @dataclass
 class TaskSpec:
     name: str = "???"
-    objective: str = "classification"
+    objective: str = "classification"  # a module of auxrun/objectives/
     task_type: str = "single_sentence"
     labels: list[str] = field(default_factory=list)  # empty for regression
     input_fields: list[str] = field(default_factory=lambda: ["text_a"])
-    metrics: list[str] = field(default_factory=lambda: ["accuracy"])
-    main_metric: str = "accuracy"
+    metrics: list[str] = field(default_factory=list)  # empty: the objective's default metrics
+    main_metric: str = ""  # empty: the first of metrics
     # Splits that are reported (scored when labelled); "dev" is the one best-epoch selection uses.
     eval_splits: list[str] = field(default_factory=lambda: ["dev"])
     # Carve a dev split out of train when the data set has none (CoNLL-2000): fraction and seed.
@@ -70,19 +69,28 @@ class TaskSpec:
     description: str = ""
     sources: Sources = field(default_factory=Sources)
 
+    def __post_init__(self) -> None:
+        from auxrun.objectives import OBJECTIVES, objective_names
+
+        if self.objective in objective_names(task_files_only=False) and not self.metrics:
+            self.metrics = list(OBJECTIVES[self.objective].default_metrics)
+        if not self.main_metric and self.metrics:
+            self.main_metric = self.metrics[0]
+
     @property
     def num_labels(self) -> int:
-        if self.objective == "regression" or self.objective == "multiple_choice":
-            return 1
-        return len(self.labels)
+        from auxrun.objectives import get_objective
+
+        return get_objective(self.objective).num_outputs(self)
 
     def validate(self, where: str) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"{where}: objective '{self.objective}' is not one of {list(OBJECTIVES)}")
+        from auxrun.objectives import get_objective, objective_names
+
+        if self.objective not in objective_names():
+            raise ConfigError(f"{where}: objective '{self.objective}' is not one of {objective_names()}")
         if self.task_type not in TASK_TYPES:
             raise ConfigError(f"{where}: task_type '{self.task_type}' is not one of {list(TASK_TYPES)}")
-        if self.objective in ("classification", "sequence_labeling") and len(self.labels) < 2:
-            raise ConfigError(f"{where}: a {self.objective} task needs at least two labels")
+        get_objective(self.objective).validate_spec(self, where)
         if self.main_metric not in self.metrics:
             raise ConfigError(f"{where}: main_metric '{self.main_metric}' is not in metrics {self.metrics}")
         from auxrun.eval.metrics import METRICS

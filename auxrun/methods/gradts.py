@@ -29,6 +29,10 @@ Departures from the paper and its code, all deliberate:
 - The paper's protocol selects on 10% of train (select_dev, seed 42); the warm-up and the
   importance pass use the rest of train. The fine-tuned probe weights are not kept: the matrices
   are all later stages need.
+- fg's per-instance matrices are cached in fp16, each scaled to a largest entry of 1 (a scale the
+  normalisation removes); fp16 rounding can tie or swap near-equal heads of one instance, so an
+  instance's tau may move by a few thousandths against fp32 (tests/test_gradts.py bounds it). The
+  kept indices and every instance's tau go to ``selection_instances/*.npy`` beside selection.json.
 - A constant matrix (no ranking) gets tau 0 rather than NaN. Trial ties go to the longer prefix
   (the paper stops only when the score decreases).
 - Artifacts are cached by content (auxrun/cache.py): a task's matrices are computed once per
@@ -59,7 +63,10 @@ from auxrun.selection import Selection
 log = logging.getLogger("auxrun")
 
 KIND = "head_importance"  # {"mean": [L, H] raw mean |grad|, "n": N, "probe_select_dev": score}
-KIND_INSTANCES = "head_importance_instances"  # [N, L, H] raw |grad| per training instance
+# [N, L, H] per training instance: raw |grad| divided by the instance's largest entry, in fp16 (fp32
+# is ~226 MB for MNLI's 393k x 12 x 12). The scale changes nothing downstream: the layer rule removes
+# each layer's scale and min-max the rest; fp16 keeps 3 significant digits, and only ranks are read.
+KIND_INSTANCES = "head_importance_instances_fp16"
 ALGORITHM = "abs-gate-grad/eval-mode/v1"  # bump when the computation changes: old entries miss
 
 
@@ -224,7 +231,8 @@ class GradTSBase(Method):
             on_batch=lambda n: ctx.ledger.count(forward=n, backward=n),
         )
         art = {"mean": grads.mean, "n": grads.n_examples, "probe_select_dev": last}
-        self.cache.save(KIND_INSTANCES, key, grads.per_example, inputs)
+        path = self.cache.save(KIND_INSTANCES, key, instances_fp16(grads.per_example), inputs)
+        ctx.ledger.count(bytes_written=path.stat().st_size)
         self.cache.save(KIND, key, art, inputs)  # last: a hit implies the instance file is there
         return art
 
@@ -235,7 +243,7 @@ class GradTSBase(Method):
             self.cache.path(KIND, imp.key).unlink(missing_ok=True)
             imp = self.task_importance(imp.task, need_instances=True)
             raw = self.cache.load(KIND_INSTANCES, imp.key)
-        return normalize_importance(raw, self.cfg.layer_norm)
+        return normalize_importance(np.asarray(raw, dtype=np.float32), self.cfg.layer_norm)
 
     # ---- 3.2: rank candidates by Kendall's tau ---------------------------------------------------
 
@@ -330,6 +338,13 @@ class GradTSTrial(GradTSBase):
         return self.selection(result.selected, scores=ranking.scores, extra=extra)
 
 
+def instances_fp16(per_example: np.ndarray) -> np.ndarray:
+    """[N, L, H] per-instance matrices scaled to a largest entry of 1 each, as fp16 (KIND_INSTANCES)."""
+    m = np.asarray(per_example, dtype=np.float32)
+    peak = m.max(axis=(-2, -1), keepdims=True)
+    return (m / np.where(peak > 0, peak, 1.0)).astype(np.float16)
+
+
 def filter_instances(taus: np.ndarray, threshold: float) -> list[int]:
     """Indices of the instances whose tau to the primary is at or above the threshold (3.3)."""
     return [int(i) for i in np.flatnonzero(np.asarray(taus) >= threshold)]
@@ -344,10 +359,12 @@ class GradTSFg(GradTSBase):
         result = self.trials(ranking)
         primary = ranking.importance[self.ctx.pool.primary].normalized
         kept: dict[str, list[int]] = {}
+        taus_of: dict[str, np.ndarray] = {}
         summary: dict[str, dict[str, Any]] = {}
         with self.ctx.ledger.stage("select/instances"):
             for task in result.selected:
                 taus = kendall_tau_b_many(self.instance_matrices(ranking.importance[task]), primary)
+                taus_of[task] = np.asarray(taus, dtype=np.float32)
                 kept[task] = filter_instances(taus, self.cfg.instance_threshold)
                 summary[task] = {
                     "kept": len(kept[task]),
@@ -368,5 +385,7 @@ class GradTSFg(GradTSBase):
             selected,
             scores=ranking.scores,
             instance_indices={t: kept[t] for t in selected},
+            scored_indices={t: np.arange(len(taus_of[t])) for t in taus_of},
+            instance_scores=taus_of,  # every instance's tau to the primary (selection_instances/*.npy)
             extra=extra,
         )

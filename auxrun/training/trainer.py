@@ -24,6 +24,7 @@ from auxrun.data.pool import TaskPool
 from auxrun.eval.metrics import better, compute_metrics
 from auxrun.io import torch_save_atomic, write_text_atomic
 from auxrun.models.mtl import MultiTaskModel
+from auxrun.objectives import get_objective
 from auxrun.selection import Selection
 from auxrun.training import distributed
 from auxrun.training.batching import BatchFeeder, TaskBatches
@@ -268,14 +269,7 @@ class MTLTrainer:
 
     @staticmethod
     def _decode(spec, data: EncodedSplit, ex: int, logits: torch.Tensor) -> Any:
-        if spec.objective == "regression":
-            return float(logits)
-        if spec.objective == "sequence_labeling":
-            ids = logits.argmax(-1).tolist()
-            tags = [spec.labels[ids[p]] for p in data.word_starts[ex]]
-            n_words = len(data.gold[ex]) if data.gold[ex] is not None else len(tags)
-            return tags + [spec.labels[0]] * (n_words - len(tags))  # truncated words: outside tag
-        return int(logits.argmax(-1))
+        return get_objective(spec.objective).decode(spec, data, ex, logits)
 
     def evaluate(self, split: str, tasks: list[str] | None = None) -> dict[str, dict[str, float]]:
         """Every metric of each task on a labelled split: {task: {metric: value, 'loss': ...}}."""
