@@ -57,6 +57,7 @@ class HardwareConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast on CUDA)
     num_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     num_workers: int = 0  # DataLoader workers
+    requeue: bool = False  # a requeued job (Slurm preemption/timeout) continues its run folder: resume=auto
 
 
 @dataclass
@@ -112,8 +113,8 @@ class RunConfig:
     seed: int = 42
     stage: str = "all"  # all | select | train | inspect
     selection: str | None = None  # stage=train: a selection.json to train from
-    resume: bool = False
-    cache_dir: str | None = None  # artifact cache; default $AUXRUN_CACHE or <repo>/.cache
+    resume: Any = False  # true | false | auto (resume when the run folder holds a run, else start)
+    cache_dir: str | None = None  # artifact cache; default $AUXRUN_CACHE, <checkout>/.cache or ~/.cache/auxrun
     quiet: bool = False
 
 
