@@ -51,17 +51,17 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us, to print them in one line
     try:
         _hydra_main()
-    except OSError as e:  # Hydra could not make the run folder or its log
-        if user_full_error or e.filename is None:
-            raise
-        _fail(f"cannot create or write {e.filename}: {e.strerror}")
     except Exception as e:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
-        if user_full_error or not isinstance(e, HydraException | OmegaConfBaseException):
+        if user_full_error:
             raise
-        _fail(hydra_error_line(e))
+        if isinstance(e, HydraException | OmegaConfBaseException):
+            _fail(hydra_error_line(e))
+        if isinstance(e, OSError) and e.filename is not None:  # Hydra could not make the run folder
+            _fail(f"cannot create or write {e.filename}: {e.strerror}")
+        raise
     if FAILED:
         sys.exit(1)
 

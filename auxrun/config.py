@@ -114,7 +114,9 @@ class RunConfig:
     stage: str = "all"  # all | select | train | inspect
     selection: str | None = None  # stage=train: a selection.json to train from
     resume: Any = False  # true | false | auto (resume when the run folder holds a run, else start)
-    cache_dir: str | None = None  # artifact cache; default $AUXRUN_CACHE, <checkout>/.cache or ~/.cache/auxrun
+    cache_dir: str | None = (
+        None  # artifact cache; default $AUXRUN_CACHE, <checkout>/.cache or ~/.cache/auxrun
+    )
     quiet: bool = False
 
 

@@ -35,7 +35,9 @@ def _check_choices(hc) -> None:
     """A ``*_schema`` entry is the schema behind a group's options, not an option itself."""
     for group, choice in hc.runtime.choices.items():
         if choice and str(choice).endswith("_schema") and not str(group).startswith("hydra"):
-            raise ConfigError(f"{group}={choice} is not an option; see `auxrun --help` for the {group} options")
+            raise ConfigError(
+                f"{group}={choice} is not an option; see `auxrun --help` for the {group} options"
+            )
 
 
 def _run(dcfg: DictConfig, hc, run_dir: Path) -> float | None:

@@ -55,7 +55,9 @@ def strict_config(dcfg: DictConfig) -> RunConfig:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         node = OmegaConf.select(schema_for(str(dcfg.method.name)), parent) if parent else None
         known = sorted(node.keys()) if isinstance(node, DictConfig) else sorted(RunConfig.__annotations__)
-        raise ConfigError(f"unknown key '{key}'; known keys{' under ' + parent if parent else ''}: {known}") from None
+        raise ConfigError(
+            f"unknown key '{key}'; known keys{' under ' + parent if parent else ''}: {known}"
+        ) from None
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 
@@ -103,7 +105,7 @@ def resumed_config(run_dir: Path, new: RunConfig, overrides: list[str]) -> RunCo
         )
     merged = OmegaConf.structured(saved)
     n = OmegaConf.structured(new)
-    for key, _, value in diff:
+    for key, _, _ in diff:
         OmegaConf.update(merged, key, OmegaConf.select(n, key), merge=False)
     cfg: RunConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
     cfg.resume = True

@@ -30,7 +30,9 @@ class SweepSummary(Callback):
         from auxrun.job import ERROR_FILE
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        points = sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()) if sweep_dir.is_dir() else []
+        points = (
+            sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()) if sweep_dir.is_dir() else []
+        )
         failed = [p for p in points if (p / ERROR_FILE).is_file()]
         FAILED[:] = [str(p) for p in failed]
         if failed:

@@ -51,7 +51,9 @@ def load_raw_splits(spec: TaskSpec, data: DataConfig) -> dict[str, list[Example]
         splits = hub.load_hub_splits(spec, data)
         for split, examples in splits.items():
             if not examples:
-                raise DataError(f"task '{spec.name}': hub dataset '{spec.sources.hub.id}' split '{split}' is empty")
+                raise DataError(
+                    f"task '{spec.name}': hub dataset '{spec.sources.hub.id}' split '{split}' is empty"
+                )
     train = splits.get("train", [])
     if data.select_dev_fraction > 0 and len(train) < 2:
         raise DataError(

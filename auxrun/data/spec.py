@@ -130,8 +130,13 @@ class TaskSpec:
         for split, opts in per_split.items():
             if split not in local.files:
                 raise ConfigError(f"{prefix}.per_split: split '{split}' is not in files {list(local.files)}")
-            _check_keys(opts or {}, [k for k in allowed if k != "per_split"], f"{prefix}.per_split.{split}", "")
-        for opts, at in [(local.options, prefix), *((o or {}, f"{prefix}.per_split.{s}") for s, o in per_split.items())]:
+            _check_keys(
+                opts or {}, [k for k in allowed if k != "per_split"], f"{prefix}.per_split.{split}", ""
+            )
+        for opts, at in [
+            (local.options, prefix),
+            *((o or {}, f"{prefix}.per_split.{s}") for s, o in per_split.items()),
+        ]:
             columns = opts.get("columns")
             if isinstance(columns, dict):
                 _check_keys(columns, COLUMN_FIELDS, f"{at}.columns", "")
