@@ -72,12 +72,6 @@ def check_writable(folder: Path, what: str) -> None:
         raise ConfigError(f"{what} {folder} is not writable: {e.strerror or type(e).__name__}") from None
 
 
-def os_reason(e: OSError) -> str:
-    """An OSError's reason and, when it is about another path than the one named, that path."""
-    reason = e.strerror or type(e).__name__
-    return f"{reason} ({e.filename})" if e.filename else reason
-
-
 def torch_save_atomic(obj: Any, path: Path) -> int:
     """torch.save to a temporary file, then rename; returns the bytes written (for the cost ledger)."""
     import torch

@@ -70,11 +70,11 @@ def run_job(dcfg: DictConfig) -> float | None:
     except AuxrunError as e:
         message = str(e)
     except OSError as e:
-        if e.filename is None:
+        if e.filename is None and not sweep:
             raise
-        from auxrun.io import os_reason
-
-        message = f"cannot write or read {e.filename}: {os_reason(e).split(' (')[0]}"
+        log.debug("OS error", exc_info=True)
+        where = f"{e.filename}: " if e.filename else ""
+        message = f"cannot write or read {where}{e.strerror or type(e).__name__}"
     except Exception as e:  # a bug or a crash in one sweep point must not stop the others
         if not sweep:
             raise
@@ -85,7 +85,10 @@ def run_job(dcfg: DictConfig) -> float | None:
     if sweep:
         from auxrun.io import write_text_atomic
 
-        write_text_atomic(run_dir / ERROR_FILE, message + "\n")
+        try:
+            write_text_atomic(run_dir / ERROR_FILE, message + "\n")
+        except OSError:
+            pass  # the folder itself is what failed; the line below still reports it
         print(f"auxrun: error: sweep point {hc.job.num} ({run_dir}): {message}", file=sys.stderr)
         return None
     if not had_config:
