@@ -12,15 +12,13 @@ import os
 import sys
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from auxrun.config import register_configs
 from auxrun.paths import CONF_DIR
-from auxrun.sweep import FAILED, completion_query, filter_completions, help_groups, hydra_error_line, precheck
+from auxrun.sweep import FAILED, completion_query, filter_completions, hydra_error_line, precheck
 
 register_configs()
-if not OmegaConf.has_resolver("auxrun.help_groups"):
-    OmegaConf.register_new_resolver("auxrun.help_groups", help_groups)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

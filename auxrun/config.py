@@ -124,11 +124,19 @@ def _primary_or_default(primary, primaries, tasks) -> str:
     return primary or next(iter(primaries or []), None) or next(iter(tasks or []), "none")
 
 
+def _help_groups() -> str:
+    from auxrun.sweep import help_groups
+
+    return help_groups()
+
+
 def register_configs() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("auxrun.primary"):
         OmegaConf.register_new_resolver("auxrun.primary", _primary_or_default)
+    if not OmegaConf.has_resolver("auxrun.help_groups"):  # `auxrun --help`: the groups a user picks
+        OmegaConf.register_new_resolver("auxrun.help_groups", _help_groups)
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunConfig)
     cs.store(group="backbone", name="backbone_schema", node=BackboneConfig)

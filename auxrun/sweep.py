@@ -102,10 +102,8 @@ def filter_completions(text: str) -> str:
 
 def help_groups() -> str:
     """The ``Config groups`` block of ``auxrun --help``: each group a user picks, with its options."""
-    from auxrun.config import register_configs
     from auxrun.paths import CONF_DIR
 
-    register_configs()
     lines = []
     for group in sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir()):
         if group in HIDDEN_GROUPS or group == "hydra":

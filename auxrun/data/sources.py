@@ -55,7 +55,7 @@ def load_raw_splits(spec: TaskSpec, data: DataConfig) -> dict[str, list[Example]
                     f"task '{spec.name}': hub dataset '{spec.sources.hub.id}' split '{split}' is empty"
                 )
     train = splits.get("train", [])
-    if data.select_dev_fraction > 0 and len(train) < 2:
+    if getattr(data, "select_dev_fraction", 0) > 0 and len(train) < 2:
         raise DataError(
             f"task '{spec.name}': the train split has {len(train)} example(s) ({_where(spec, source, data)}); "
             "at least 2 are needed to hold out select_dev"
