@@ -63,6 +63,7 @@ class HardwareConfig:
     compile: bool = False  # torch.compile the encoder
     compile_backend: str = "inductor"
     distributed: bool = False  # data-parallel training across torchrun's processes (hardware=multi_gpu)
+    requeue: bool = False  # a requeued job (Slurm preemption/timeout) continues its run folder: resume=auto
 
 
 @dataclass
@@ -124,8 +125,10 @@ class RunConfig:
     seed: int = 42
     stage: str = "all"  # all | select | train | inspect
     selection: str | None = None  # stage=train: a selection.json to train from
-    resume: bool = False
-    cache_dir: str | None = None  # artifact cache; default $AUXRUN_CACHE or <repo>/.cache
+    resume: Any = False  # true | false | auto (resume when the run folder holds a run, else start)
+    cache_dir: str | None = (
+        None  # artifact cache; default $AUXRUN_CACHE, <checkout>/.cache or ~/.cache/auxrun
+    )
     quiet: bool = False
 
 
@@ -133,11 +136,19 @@ def _primary_or_default(primary, primaries, tasks) -> str:
     return primary or next(iter(primaries or []), None) or next(iter(tasks or []), "none")
 
 
+def _help_groups() -> str:
+    from auxrun.sweep import help_groups
+
+    return help_groups()
+
+
 def register_configs() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("auxrun.primary"):
         OmegaConf.register_new_resolver("auxrun.primary", _primary_or_default)
+    if not OmegaConf.has_resolver("auxrun.help_groups"):  # `auxrun --help`: the groups a user picks
+        OmegaConf.register_new_resolver("auxrun.help_groups", _help_groups)
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunConfig)
     cs.store(group="backbone", name="backbone_schema", node=BackboneConfig)

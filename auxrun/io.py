@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -34,7 +35,41 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_default) + "\n")
+    """JSON that every reader accepts: a NaN or infinite number (a metric of a constant prediction)
+    is written as null, never as the non-standard ``NaN``."""
+    text = json.dumps(finite_json(obj), indent=2, sort_keys=False, default=_default, allow_nan=False)
+    write_text_atomic(path, text + "\n")
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (numpy scalars included) replaced by None."""
+    import numpy as np
+
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return finite_json(obj.tolist())
+    return obj
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Create ``folder`` and write a file in it, or fail with one line naming the path and the reason
+    (an output folder under a file, a read-only file system or cache). Tries for real: permission
+    bits say nothing to root or to a read-only mount."""
+    from auxrun.errors import ConfigError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".auxrun-write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ConfigError(f"{what} {folder} is not writable: {e.strerror or type(e).__name__}") from None
 
 
 def torch_save_atomic(obj: Any, path: Path) -> int:

@@ -11,4 +11,10 @@ CONF_DIR = PACKAGE_DIR / "conf"
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("AUXRUN_CACHE", REPO_DIR / ".cache"))
+    """$AUXRUN_CACHE; else ``.cache/`` in a source checkout (editable install); else the user's cache
+    folder (``$XDG_CACHE_HOME/auxrun``, default ``~/.cache/auxrun``), never inside site-packages."""
+    if os.environ.get("AUXRUN_CACHE"):
+        return Path(os.environ["AUXRUN_CACHE"])
+    if (REPO_DIR / "pyproject.toml").is_file() and (PACKAGE_DIR / "conf").is_dir():
+        return REPO_DIR / ".cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "auxrun"

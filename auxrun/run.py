@@ -23,6 +23,7 @@ from auxrun.methods.registry import get_method
 from auxrun.models.backbone import load_tokenizer
 from auxrun.paths import default_cache_dir
 from auxrun.predictions import write_test_predictions
+from auxrun.provenance import provenance
 from auxrun.reporting.console import print_choices, print_results
 from auxrun.reporting.loggers import log_run
 from auxrun.selection import Selection
@@ -130,6 +131,7 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "epochs": trainer.epochs,
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
+        "provenance": provenance(cfg.hardware.device),
     }
     if mtl is not None:  # best/best_epoch are the fine-tuning stage's; the MTL stage's are here
         results["mtl"] = mtl

@@ -72,6 +72,12 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
         raise ConfigError(
             f"train.schedule='{t.schedule}' is not one of ['auto', 'size_proportional', 'ratio']"
         )
+    bb = cfg.backbone
+    if bb.path and bb.kind != "hub":
+        raise ConfigError(
+            f"backbone.path={bb.path} is read only by hub backbones, and backbone '{bb.name}' (kind {bb.kind}) "
+            "builds its own model; drop backbone.path or pick a hub backbone (e.g. backbone=bert_base_cased)"
+        )
     hw = cfg.hardware
     if hw.device not in ("cpu", "cuda", "auto") and not hw.device.startswith("cuda:"):
         raise ConfigError(f"hardware.device='{hw.device}' is not one of ['cpu', 'cuda', 'cuda:N', 'auto']")

@@ -180,7 +180,7 @@ def test_unknown_label_names_value_and_allowed_set(tmp_path):
             "conll2003",
             "eng.testa",
             "Bo NNP I-NP I-PER\nx NN I-NP I-FOO\n",
-            r"eng\.testa: line 2: unknown label 'B-FOO'",
+            r"eng\.testa: line 2: unknown label 'I-FOO' \(read as 'B-FOO'\)",  # quoted as written
         ),
         ("chunk", "conll2000", "test.txt", "lonely\n", r"test\.txt: line 1: expected a token and a tag"),
         (
@@ -251,7 +251,8 @@ def test_bad_rows_in_every_format(tmp_path, task, rel, name, content, pattern):
 def test_invalid_encoding_names_the_file(tmp_path):
     folder = _copy_task_dir(tmp_path, "glue_data/WNLI")
     (folder / "dev.tsv").write_bytes(b"index\tsentence1\tsentence2\tlabel\n0\tcaf\xe9\tb\t1\n")
-    with pytest.raises(DataError, match=r"dev\.tsv: byte \d+ is not valid utf-8-sig"):
+    # the line (2) as well as the byte offset (32 header bytes + "0\tcaf")
+    with pytest.raises(DataError, match=r"dev\.tsv: line 2: byte 37 \(0xe9\) is not valid utf-8-sig"):
         load("wnli", tmp_path)
 
 

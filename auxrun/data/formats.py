@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,17 @@ from auxrun.objectives import get_objective
 
 Reader = Callable[[Path, TaskSpec, str, dict[str, Any]], list[Example]]
 READERS: dict[str, Reader] = {}
+# The keys each reader reads from ``options`` (besides COMMON_OPTIONS); a task file's other keys are
+# misspellings and are rejected when the task file is read (TaskSpec.validate).
+READER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "glue_tsv": ("columns", "header"),
+    "conll": ("token_column", "tag_column", "iob1_to_iob2"),
+    "conllu": ("tag",),
+    "superglue_jsonl": ("columns", "choices", "question_column", "question_text"),
+    "meld_csv": ("columns", "uid_columns", "ascii_quotes"),
+}
+COMMON_OPTIONS = ("encoding", "per_split", "expected_counts")
+COLUMN_FIELDS = ("uid", "text_a", "text_b", "label")
 
 # Curly quotes (MELD's subtitles) -> ASCII, so an apostrophe tokenises the same in every task.
 _ASCII_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -50,10 +63,15 @@ def _read_text(path: Path, options: dict[str, Any] | None = None) -> str:
     if not path.is_file():
         raise DataError(f"missing data file {path}")
     encoding = (options or {}).get("encoding", "utf-8-sig")  # utf-8-sig drops a byte-order mark
+    data = path.read_bytes()
     try:
-        return path.read_text(encoding=encoding)
+        return data.decode(encoding)
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: byte {e.start} is not valid {encoding}; set options.encoding") from None
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: line {line}: byte {e.start} (0x{data[e.start]:02x}) is not valid {encoding}; "
+            "set options.encoding"
+        ) from None
 
 
 def _read_lines(path: Path, options: dict[str, Any] | None = None) -> list[str]:
@@ -70,12 +88,14 @@ class LabelCheck:
         self.allowed = set(spec.labels) if check else None
         self.labels = spec.labels
 
-    def __call__(self, value: Any, line: int) -> None:
+    def __call__(self, value: Any, line: int, written: Any = None) -> None:
+        """``written``: the label as the file has it, when ``value`` was rewritten (IOB1 -> IOB2)."""
         if self.allowed is None:
             return
         for v in value if isinstance(value, list) else [value]:
             if v not in self.allowed:
-                raise DataError(f"{self.path}: line {line}: unknown label '{v}'; allowed: {self.labels}")
+                shown = f"'{written}' (read as '{v}')" if written is not None and written != v else f"'{v}'"
+                raise DataError(f"{self.path}: line {line}: unknown label {shown}; allowed: {self.labels}")
 
 
 @reader("glue_tsv")
@@ -160,8 +180,8 @@ def read_conll(path: Path, spec: TaskSpec, split: str, options: dict[str, Any]) 
     def flush() -> None:
         if tokens:
             labels = _iob1_to_iob2(tags) if to_iob2 else list(tags)
-            for tag, line in zip(labels, lines, strict=True):
-                check(tag, line)
+            for tag, written, line in zip(labels, tags, lines, strict=True):
+                check(tag, line, written)
             out.append(Example(uid=f"{split}-{lines[0]}", tokens=list(tokens), label=labels))
         tokens.clear()
         tags.clear()
@@ -182,8 +202,13 @@ def read_conll(path: Path, spec: TaskSpec, split: str, options: dict[str, Any]) 
         try:
             token, tag = parts[tok_col], parts[tag_col]
         except IndexError:
+            wanted = ", ".join(
+                f"{name} column {c + 1 if c >= 0 else len(parts) + c + 1} (options.{name}_column={c})"
+                for name, c in (("token", tok_col), ("tag", tag_col))
+                if not -len(parts) <= c < len(parts)
+            )
             raise DataError(
-                f"{path}: line {i}: no column {max(tok_col, tag_col)} in {len(parts)} fields"
+                f"{path}: line {i}: no {wanted}; the line has {len(parts)} columns (numbered from 1)"
             ) from None
         tokens.append(token)
         tags.append(tag)
@@ -193,6 +218,7 @@ def read_conll(path: Path, spec: TaskSpec, split: str, options: dict[str, Any]) 
 
 
 _CONLLU_TAG_COLUMNS = {"upos": 3, "xpos": 4}
+_CONLLU_ID = re.compile(r"[1-9][0-9]*-[1-9][0-9]*|[0-9]+\.[1-9][0-9]*|[1-9][0-9]*")
 
 
 @reader("conllu")
@@ -200,7 +226,10 @@ def read_conllu(path: Path, spec: TaskSpec, split: str, options: dict[str, Any])
     """CoNLL-U (Universal Dependencies): ``#`` comment lines (sent_id gives the uid), 10 tab-separated
     columns; multi-word token ranges (``3-4``) and empty nodes (``8.1``) are skipped, so each
     syntactic word keeps its own tag. options.tag: upos (default) or xpos."""
-    tag_col = _CONLLU_TAG_COLUMNS[options.get("tag", "upos")]
+    tag = options.get("tag", "upos")
+    if tag not in _CONLLU_TAG_COLUMNS:
+        raise DataError(f"{path}: options.tag='{tag}' is not one of {sorted(_CONLLU_TAG_COLUMNS)}")
+    tag_col = _CONLLU_TAG_COLUMNS[tag]
     check = LabelCheck(spec, path)
     out: list[Example] = []
     tokens: list[str] = []
@@ -220,6 +249,10 @@ def read_conllu(path: Path, spec: TaskSpec, split: str, options: dict[str, Any])
         cols = line.split("\t")
         if len(cols) != 10:
             raise DataError(f"{path}: line {i}: expected 10 tab-separated CoNLL-U columns, found {len(cols)}")
+        if not _CONLLU_ID.fullmatch(cols[0]):
+            raise DataError(
+                f"{path}: line {i}: ID column (column 1) '{cols[0]}' is not N, N-M or N.M (a CoNLL-U word index)"
+            )
         if "-" in cols[0] or "." in cols[0]:
             continue  # multi-word token range or empty node: not a word of the surface sentence's tagging
         if not tokens:

@@ -33,20 +33,41 @@ def choose_source(spec: TaskSpec, data: DataConfig) -> str:
 
 
 def load_raw_splits(spec: TaskSpec, data: DataConfig) -> dict[str, list[Example]]:
-    """All splits the task has, as Examples: train, the eval splits, and test where present."""
+    """All splits the task has, as Examples: train, the eval splits, and test where present. A split
+    with no examples, or a reported split the source did not provide, is an error here, before any
+    compute (not an empty results table at the end)."""
     source = choose_source(spec, data)
     if source == "toy":
         from auxrun.data import toy
 
-        root = toy.ensure_toy_task(spec, data)
-        return _read_local(spec, root)
-    if source == "local":
+        splits = _read_local(spec, toy.ensure_toy_task(spec, data))
+    elif source == "local":
         if not data.root:
             raise DataError(f"task '{spec.name}': data.source=local needs data.root=DIR")
-        return _read_local(spec, Path(data.root))
-    from auxrun.data import hub
+        splits = _read_local(spec, Path(data.root))
+    else:
+        from auxrun.data import hub
 
-    return hub.load_hub_splits(spec, data)
+        splits = hub.load_hub_splits(spec, data)
+        for split, examples in splits.items():
+            if not examples:
+                raise DataError(
+                    f"task '{spec.name}': hub dataset '{spec.sources.hub.id}' split '{split}' is empty"
+                )
+    train = splits.get("train", [])
+    if getattr(data, "select_dev_fraction", 0) > 0 and len(train) < 2:
+        raise DataError(
+            f"task '{spec.name}': the train split has {len(train)} example(s) ({_where(spec, source, data)}); "
+            "at least 2 are needed to hold out select_dev"
+        )
+    carved = {"dev"} if spec.dev_from_train > 0 and "dev" not in splits else set()
+    missing = [s for s in spec.eval_splits if s not in splits and s not in carved]
+    if missing:
+        raise DataError(
+            f"task '{spec.name}': reported split(s) {missing} were not read from the {source} source "
+            f"(read: {sorted(splits)})"
+        )
+    return splits
 
 
 def _read_local(spec: TaskSpec, root: Path) -> dict[str, list[Example]]:
@@ -67,6 +88,8 @@ def _read_local(spec: TaskSpec, root: Path) -> dict[str, list[Example]]:
                 f"task '{spec.name}': missing file {path}; expected under data.root={root}: {expected}"
             )
         splits[split] = READERS[local.format](path, spec, split, dict(local.options))
+        if not splits[split]:
+            raise DataError(f"task '{spec.name}': {path} holds no examples (split '{split}')")
         expected = local.options.get("expected_counts", {}).get(split)
         if expected is not None and len(splits[split]) != expected:
             log.warning(
@@ -79,3 +102,10 @@ def _read_local(spec: TaskSpec, root: Path) -> dict[str, list[Example]]:
                 expected,
             )
     return splits
+
+
+def _where(spec: TaskSpec, source: str, data: DataConfig) -> str:
+    local = spec.sources.local
+    if source == "local" and local is not None and "train" in local.files:
+        return str(Path(data.root or ".") / local.dir / local.files["train"])
+    return f"{source} source"

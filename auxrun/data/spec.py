@@ -100,6 +100,63 @@ class TaskSpec:
                 raise ConfigError(f"{where}: metric '{m}' is unknown; known metrics: {sorted(METRICS)}")
         if not 0.0 <= self.dev_from_train < 1.0:
             raise ConfigError(f"{where}: dev_from_train={self.dev_from_train} must be in [0, 1)")
+        self._validate_sources(where)
+
+    def source_splits(self) -> dict[str, list[str]]:
+        """The splits each defined source provides, by source name."""
+        out = {}
+        if self.sources.local is not None:
+            out["local"] = list(self.sources.local.files)
+        if self.sources.hub is not None:
+            out["hub"] = list(self.sources.hub.splits)
+        if self.sources.toy is not None:
+            out["toy"] = list(self.sources.toy.sizes)
+        return out
+
+    def _validate_sources(self, where: str) -> None:
+        for source, splits in self.source_splits().items():
+            have = set(splits) | ({"dev"} if self.dev_from_train > 0 else set())
+            if "train" not in have:
+                raise ConfigError(f"{where}: sources.{source} has no train split; it lists {splits}")
+            for split in self.eval_splits:
+                if split not in have:
+                    raise ConfigError(
+                        f"{where}: eval_splits lists '{split}', which sources.{source} does not provide "
+                        f"(it lists {splits})"
+                    )
+        local = self.sources.local
+        if local is None:
+            return
+        from auxrun.data.formats import COLUMN_FIELDS, COMMON_OPTIONS, READER_OPTIONS
+
+        if local.format not in READER_OPTIONS:
+            return  # a reader registered elsewhere checks its own options
+        allowed = (*READER_OPTIONS[local.format], *COMMON_OPTIONS)
+        prefix = f"{where}: sources.local.options"
+        _check_keys(local.options, allowed, prefix, local.format)
+        per_split = local.options.get("per_split") or {}
+        for split, opts in per_split.items():
+            if split not in local.files:
+                raise ConfigError(f"{prefix}.per_split: split '{split}' is not in files {list(local.files)}")
+            _check_keys(
+                opts or {}, [k for k in allowed if k != "per_split"], f"{prefix}.per_split.{split}", ""
+            )
+        for opts, at in [
+            (local.options, prefix),
+            *((o or {}, f"{prefix}.per_split.{s}") for s, o in per_split.items()),
+        ]:
+            columns = opts.get("columns")
+            if isinstance(columns, dict):
+                _check_keys(columns, COLUMN_FIELDS, f"{at}.columns", "")
+
+
+def _check_keys(options: Any, allowed, where: str, reader: str) -> None:
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where}: expected a mapping, found {options!r}")
+    for key in options:
+        if key not in allowed:
+            by = f" the {reader} reader's" if reader else ""
+            raise ConfigError(f"{where}: unknown key '{key}'; allowed:{by} {sorted(allowed)}")
 
 
 def task_dirs(extra: list[str] | None = None) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -43,16 +44,19 @@ class Regression(Objective):
         from auxrun.errors import DataError
 
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise DataError(f"{where}: label '{value}' is not a number") from None
+        if not math.isfinite(number):  # nan/inf would train to NaN and reach results.json
+            raise DataError(f"{where}: label '{value}' is not a finite number")
+        return number
 
     def hub_label(self, value: Any, names: list[str], labels: list[str], where: str) -> float | None:
         if value is None:
             return None
         if isinstance(value, str):
             return self.parse_label(value, where)
-        return None if value < 0 else float(value)
+        return None if value < 0 else self.parse_label(value, where)
 
     def label_distribution(self, labels: list[Any]) -> dict[str, Any]:
         return {

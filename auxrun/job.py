@@ -1,0 +1,97 @@
+"""One Hydra job (a run, or one point of a sweep): pick the config, validate, run, report a failure.
+
+A failure is one line, ``auxrun: error: ...``. A single run then exits with status 2 and leaves no
+folder of its own behind. A sweep point instead writes the line to ``error.txt`` in its folder and
+returns, so the other points run; ``auxrun.sweep.SweepSummary`` counts the failures at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from auxrun.errors import AuxrunError, ConfigError
+
+log = logging.getLogger("auxrun")
+ERROR_FILE = "error.txt"
+
+
+def _cleanup_if_empty(run_dir: Path) -> None:
+    """Remove the folder Hydra made when the run failed before writing any output of its own."""
+    if not run_dir.is_dir():
+        return
+    leftovers = [p for p in run_dir.iterdir() if p.name != ".hydra" and not p.name.endswith(".log")]
+    if not leftovers:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _check_choices(hc) -> None:
+    """A ``*_schema`` entry is the schema behind a group's options, not an option itself."""
+    for group, choice in hc.runtime.choices.items():
+        if choice and str(choice).endswith("_schema") and not str(group).startswith("hydra"):
+            raise ConfigError(
+                f"{group}={choice} is not an option; see `auxrun --help` for the {group} options"
+            )
+
+
+def _run(dcfg: DictConfig, hc, run_dir: Path) -> float | None:
+    from auxrun.io import check_writable
+    from auxrun.resume import job_config
+    from auxrun.run import cache_dir_of, run, save_config
+    from auxrun.validate import validate_run
+
+    _check_choices(hc)
+    cfg = job_config(dcfg, run_dir, list(hc.overrides.task))
+    specs = validate_run(cfg)
+    check_writable(run_dir, "run folder")
+    check_writable(cache_dir_of(cfg), "cache folder (cache_dir, $AUXRUN_CACHE)")
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)
+    if not cfg.resume:
+        save_config(cfg, run_dir)
+    results = run(cfg, run_dir, specs)
+    best = results.get("best", {}) if isinstance(results, dict) else {}
+    main = results.get("main_metric") if isinstance(results, dict) else None
+    return best.get("dev", {}).get(main) if main else None  # what a Hydra sweeper optimises
+
+
+def run_job(dcfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    sweep = hc.mode == RunMode.MULTIRUN
+    had_config = (run_dir / "config.yaml").exists()
+    try:
+        return _run(dcfg, hc, run_dir)
+    except AuxrunError as e:
+        message = str(e)
+    except OSError as e:
+        if e.filename is None and not sweep:
+            raise
+        log.debug("OS error", exc_info=True)
+        where = f"{e.filename}: " if e.filename else ""
+        message = f"cannot write or read {where}{e.strerror or type(e).__name__}"
+    except Exception as e:  # a bug or a crash in one sweep point must not stop the others
+        if not sweep:
+            raise
+        log.exception("sweep point %s failed", hc.job.num)
+        message = f"{type(e).__name__}: {' '.join(str(e).split())} (traceback in {run_dir / 'cli.log'})"
+    if not had_config and not (run_dir / "selection.json").exists():
+        (run_dir / "config.yaml").unlink(missing_ok=True)
+    if sweep:
+        from auxrun.io import write_text_atomic
+
+        try:
+            write_text_atomic(run_dir / ERROR_FILE, message + "\n")
+        except OSError:
+            pass  # the folder itself is what failed; the line below still reports it
+        print(f"auxrun: error: sweep point {hc.job.num} ({run_dir}): {message}", file=sys.stderr)
+        return None
+    if not had_config:
+        _cleanup_if_empty(run_dir)
+    print(f"auxrun: error: {message}", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,78 @@
+"""What produced a run: package versions, the git commit, the device, the command (results.json)."""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import subprocess
+import sys
+from importlib import metadata
+from typing import Any
+
+from auxrun.paths import PACKAGE_DIR, REPO_DIR
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout auxrun runs from; None for an installed copy (no clone around it).
+    ``+dirty`` marks uncommitted changes to tracked files."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if top.returncode != 0:
+            return None
+        toplevel, commit = top.stdout.split()[:2]
+        if platform.system() != "Windows" and toplevel != str(REPO_DIR):
+            return None  # auxrun installed inside some other repository's tree
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return commit + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def device_name(device: str) -> str:
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        index = int(device.split(":")[1]) if device.startswith("cuda:") else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def command() -> str:
+    """This run's command: ``auxrun`` and its overrides (a sweep point's own, not the sweep's)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return shlex.join(["auxrun", *HydraConfig.get().overrides.task])
+    return shlex.join(["auxrun", *sys.argv[1:]])
+
+
+def provenance(device: str) -> dict[str, Any]:
+    import auxrun
+
+    return {
+        "auxrun": _version("auxrun") or auxrun.__version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+        "datasets": _version("datasets"),
+        "device": device_name(device),
+        "command": command(),
+    }
