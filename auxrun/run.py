@@ -87,9 +87,10 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     if cfg.stage == "select":
         return selection.to_dict()
 
+    controller = method.controller()
     with ledger.stage("train"):
         trainer = ctx.new_trainer(
-            selection, "train", controller=method.controller(), checkpoint=True, progress=not cfg.quiet
+            selection, "train", controller=controller, checkpoint=True, progress=not cfg.quiet
         )
         if cfg.resume and trainer.load_checkpoint():
             log.info("resume: continuing after epoch %d", trainer.start_epoch)
@@ -109,6 +110,12 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
     }
+    if controller is not None:  # what a dynamic method decided during training, and its figures
+        decided = controller.results(trainer)
+        results.update(decided)
+        from auxrun.reporting.history_figures import plot_histories
+
+        plot_histories(decided, run_dir / "figures")
     predictions = write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]

@@ -57,6 +57,8 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
     _range("train.dropout", t.dropout, 0, 1, hi_open=True)
     _range("train.max_grad_norm", t.max_grad_norm, 0)
     _range("train.max_train_examples", t.max_train_examples, 1)
+    _range("train.epoch_fraction", t.epoch_fraction, 0, 1, lo_open=True)
+    _range("train.adam_eps", t.adam_eps, 0, lo_open=True)
     _range("data.select_dev_fraction", cfg.data.select_dev_fraction, 0, 1, hi_open=True)
     _range("data.toy_scale", cfg.data.toy_scale, 0, lo_open=True)
     _range("data.max_length", cfg.data.max_length, 8, cfg.backbone.max_position)
@@ -79,6 +81,15 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
                 f"hardware.device='{hw.device}' but no CUDA device is visible; use hardware=cpu"
             )
     specs = {name: load_task_spec(name, list(cfg.data.task_dirs)) for name in ts.tasks}
+    for task, metric in ts.main_metrics.items():
+        if task not in specs:
+            continue  # a narrowed pool ('task_set.tasks=[...]') may leave the task out
+        if metric not in specs[task].metrics:
+            raise ConfigError(
+                f"task_set.main_metrics.{task}='{metric}' is not one of the task's metrics "
+                f"{list(specs[task].metrics)}"
+            )
+        specs[task].main_metric = metric
     from auxrun.methods.registry import get_method
 
     method_cls = get_method(cfg.method.name)
