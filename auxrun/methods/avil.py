@@ -183,7 +183,8 @@ class AvilController(WeightingController):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["optimizers"] = {
-            t: {"optimizer": o.state_dict(), "scheduler": s.state_dict()} for t, (o, s) in self.optimizers.items()
+            t: {"optimizer": o.state_dict(), "scheduler": s.state_dict()}
+            for t, (o, s) in self.optimizers.items()
         }
         return state
 

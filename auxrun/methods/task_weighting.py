@@ -34,7 +34,12 @@ class WeightingController(Controller):
     """Task weights (all 1 at the start), the tuning split, and the records both methods keep."""
 
     def __init__(self, primary: str, tasks: list[str], tune_split: str, min_weight: float = MIN_WEIGHT):
-        self.primary, self.tasks, self.tune_split, self.min_weight = primary, list(tasks), tune_split, min_weight
+        self.primary, self.tasks, self.tune_split, self.min_weight = (
+            primary,
+            list(tasks),
+            tune_split,
+            min_weight,
+        )
         self.weights = {t: 1.0 for t in self.tasks}
 
     def on_train_start(self, trainer: MTLTrainer) -> None:

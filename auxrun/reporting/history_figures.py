@@ -21,9 +21,7 @@ def per_task_histories(results: dict[str, Any]) -> dict[str, list[dict[str, floa
     for key, value in results.items():
         if not key.endswith("_history") or not isinstance(value, list) or not value:
             continue
-        if all(
-            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in value
-        ):
+        if all(isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in value):
             out[key[: -len("_history")]] = value
     return out
 

@@ -28,8 +28,8 @@ from auxrun.eval.metrics import better, compute_metrics
 from auxrun.io import torch_save_atomic, write_text_atomic
 from auxrun.models.mtl import MultiTaskModel
 from auxrun.selection import Selection
-from auxrun.training.controller import Controller
 from auxrun.training import params
+from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
 from auxrun.training.params import Params
 from auxrun.training.schedule import epoch_schedule
