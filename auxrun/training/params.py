@@ -67,8 +67,12 @@ def load_params(model: nn.Module, params: Mapping[str, torch.Tensor]) -> None:
 
 def functional_forward(model: nn.Module, params: Mapping[str, torch.Tensor], *args):
     """The model's forward at ``params`` (missing names: the model's own tensors), without writing
-    them into the model: gradients flow to whatever ``params`` were computed from."""
-    return functional_call(model, dict(params), args, strict=False)
+    them into the model: gradients flow to whatever ``params`` were computed from.
+
+    ``tie_weights=False``: a module shared under two names (tied weights) is one object, so the
+    value given for its first name reaches both; torch's default tying leaves the shared module's
+    parameters replaced by the passed (non-leaf) tensors after the call (torch 2.13)."""
+    return functional_call(model, dict(params), args, strict=False, tie_weights=False)
 
 
 def nbytes(params: Mapping[str, torch.Tensor]) -> int:
