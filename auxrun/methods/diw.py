@@ -139,11 +139,11 @@ class DiwController(WeightingController):
                     break
                 if best is None or self.improved(trainer, now, best[0]):
                     best = (now, trainer.snapshot(), loss)
-                if all(s[0] == now[0] for s in single.values()) and cfg.tie_break == "loss":
-                    d = {t: -(single[t][1]) for t in self.tasks}, -now[1]  # lower loss is better
+                if cfg.tie_break == "loss" and all(s[0] == now[0] for s in single.values()):
+                    solo, mixed = {t: -single[t][1] for t in self.tasks}, -now[1]  # lower loss is better
                 else:
-                    d = {t: sign * single[t][0] for t in self.tasks}, sign * now[0]
-                self.weights = diw_update(self.weights, d[0], d[1], cfg.weight_lr, self.min_weight)
+                    solo, mixed = {t: sign * single[t][0] for t in self.tasks}, sign * now[0]
+                self.weights = diw_update(self.weights, solo, mixed, cfg.weight_lr, self.min_weight)
                 trainer.restore(theta)
             else:  # patience exhausted: keep the best try
                 now, snap, loss = best
