@@ -368,3 +368,33 @@ def test_bad_values_fail_in_one_line():
         Avil.validate_config(compose(["method=avil", "method.delta_dtype=fp8"]), {})
     with pytest.raises(ConfigError, match=r"task_set.main_metrics.mrpc='mcc' is not one of"):
         validate_run(compose(["task_set=superglue5", "backbone=tiny", "task_set.main_metrics={mrpc: mcc}"]))
+
+
+@pytest.mark.parametrize("weight_as", ["loss", "lr"])
+def test_weight_as_loss_or_learning_rate(ctx, weight_as):
+    """One AdamW step per task (a 1-batch sample): scaling the loss by w_i / sum(w) leaves Adam's
+    step unchanged (up to eps), scaling the learning rate scales it exactly."""
+    deltas = {}
+    for share_p in (0.5, 0.125):  # weights {p: 1, a: 1} -> 1/2; {p: 1, a: 7} -> 1/8
+        cfg = AvilConfig(rho=0.1, alpha_steps=0, weight_as=weight_as)
+        ctrl = AvilController(cfg, "toy_sentiment", ["toy_sentiment", "toy_rating"])
+        trainer = trainer_for(ctx, ctrl, epochs=1)
+        ctrl.on_train_start(trainer)
+        ctrl.tasks = ["toy_sentiment", "toy_rating"]
+        ctrl.weights = {"toy_sentiment": 1.0, "toy_rating": 1.0 / share_p - 1.0}
+        assert trainer.sample_size("toy_sentiment", 0.1) <= ctx.cfg.train.batch_size  # one step
+        seen = []
+        ctrl.tune_alphas = lambda tr, theta, ds, seen=seen: (
+            seen.append(ds[0])
+            or (
+                torch.ones(len(ds)),
+                torch.zeros(len(ds)),
+            )
+        )
+        torch.manual_seed(0)
+        ctrl.train_epoch(trainer, 0)
+        deltas[share_p] = seen[0]
+    assert max(float(d.abs().max()) for d in deltas[0.5].values()) > 1e-4  # a real step was taken
+    for n, d in deltas[0.5].items():
+        expected = d if weight_as == "loss" else d * 0.25
+        torch.testing.assert_close(deltas[0.125][n], expected, rtol=1e-3, atol=1e-6)

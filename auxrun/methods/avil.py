@@ -32,6 +32,11 @@ Departures from the paper, and choices where it is silent:
   follows the task's step count). Note that Adam is nearly invariant to a constant loss scale, so
   with AdamW the loss weight w_i / sum(w) changes delta_i little unless the weight approaches the
   1e-6 clamp (where the gradient falls below eps); the alphas act on the deltas directly every epoch.
+- ``weight_as`` (not in the paper): with ``loss`` (default, Eq. 1) w_i / sum(w) scales task i's loss;
+  with ``lr`` it scales task i's learning rate. Under SGD (the paper's MultiMNIST runs) the two are
+  the same and the summed deltas are a weighted average of the task updates; under AdamW (its NLU
+  runs) a loss scale is undone by the second moment, so with ``loss`` every delta keeps full size
+  and theta + sum(delta_i) is about n task updates added up (see the README's planted check).
 - The alpha loss is the mean over the whole tuning split in eval mode (no dropout), one full-batch
   gradient per alpha step (in chunks of ``train.eval_batch_size``, accumulated).
 - The learning-rate schedule of each task's optimizer is the trainer's (linear warm-up and decay
@@ -65,6 +70,7 @@ if TYPE_CHECKING:
 OPTIMIZER_STATES = ("per_task", "reset")
 DELTA_DEVICES = ("model", "cpu")
 DELTA_DTYPES = ("fp32", "bf16")
+WEIGHT_AS = ("loss", "lr")
 
 
 @dataclass
@@ -79,6 +85,9 @@ class AvilConfig(MethodConfig):
     optimizer_state: str = "per_task"  # per_task | reset (the paper is silent)
     delta_device: str = "model"  # model | cpu
     delta_dtype: str = "fp32"  # fp32 | bf16
+    # loss: w_i / sum(w) scales task i's loss (Eq. 1); lr: it scales task i's learning rate instead
+    # (the same under SGD; under Adam, which undoes a constant loss scale, only "lr" scales the delta)
+    weight_as: str = "loss"
 
 
 def validate_avil(cfg, run_cfg) -> None:
@@ -94,9 +103,17 @@ def validate_avil(cfg, run_cfg) -> None:
         ("optimizer_state", cfg.optimizer_state, OPTIMIZER_STATES),
         ("delta_device", cfg.delta_device, DELTA_DEVICES),
         ("delta_dtype", cfg.delta_dtype, DELTA_DTYPES),
+        ("weight_as", cfg.weight_as, WEIGHT_AS),
     ):
         if value not in allowed:
             raise ConfigError(f"method.{key}='{value}' is not one of {list(allowed)}")
+
+
+def scale_lr(opt, sched, base_lr: float) -> None:
+    """Set a LambdaLR-scheduled optimizer's base learning rate, effective from its next step."""
+    sched.base_lrs = [base_lr for _ in sched.base_lrs]
+    for g, lam in zip(opt.param_groups, sched.lr_lambdas):
+        g["lr"] = base_lr * lam(sched.last_epoch)
 
 
 class AvilController(WeightingController):
@@ -135,9 +152,12 @@ class AvilController(WeightingController):
         deltas, losses = [], []
         with ledger.stage(f"{trainer.stage}/avil_deltas"):
             for t in self.tasks:
-                trainer.set_task_weights({t: share[t]})  # line 5: loss weight w_i / sum(w)
+                by_lr = cfg.weight_as == "lr"
+                trainer.set_task_weights({t: 1.0 if by_lr else share[t]})  # line 5: w_i / sum(w)
                 sample = trainer.epoch_sample(t, epoch, cfg.rho)  # line 4
-                with trainer.using_optimizer(*self.optimizer_for(trainer, t, epoch)):
+                opt, sched = self.optimizer_for(trainer, t, epoch)
+                scale_lr(opt, sched, trainer.lr * (share[t] if by_lr else 1.0))
+                with trainer.using_optimizer(opt, sched):
                     losses.append(trainer.train_sample(t, sample))
                 deltas.append(trainer.param_delta(theta, cfg.delta_dtype, dev))  # line 6
                 trainer.set_params(theta)  # reset
