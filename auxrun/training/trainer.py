@@ -322,20 +322,23 @@ class MTLTrainer:
     @contextmanager
     def streams_over(self, samples: dict[str, list[int]] | None):
         """Within the block, each named task's mini-batch stream runs over the given examples only
-        (shuffled by (seed, task, epoch, pass) as usual); the full streams come back after."""
+        (shuffled by (seed, task, epoch, pass) as usual); afterwards the streams get their full
+        example lists and positions back. The streams are changed in place, so whatever reads them
+        (a prefetching feeder) sees the change as a moved position."""
         if not samples:
             yield
             return
-        saved = {t: self.batches[t] for t in samples}
+        saved = {t: (self.batches[t].indices, self.batches[t].state_dict()) for t in samples}
         try:
             for t, idx in samples.items():
-                stream = copy.copy(saved[t])  # the same kind of stream, over the sample
+                stream = self.batches[t]
                 stream.indices = list(idx)
-                stream.reset(saved[t].epoch)
-                self.batches[t] = stream
+                stream.reset(stream.epoch)
             yield
         finally:
-            self.batches.update(saved)
+            for t, (indices, position) in saved.items():
+                self.batches[t].indices = indices
+                self.batches[t].load_state_dict(position)
 
     def train_sample(self, task: str, indices: list[int]) -> float:
         """One pass of mini-batches over the given examples of a task; the mean loss."""
