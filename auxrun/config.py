@@ -48,6 +48,9 @@ class TaskSetConfig:
     primaries: list[str] = field(default_factory=list)
     # Ground truth for the toy pool: {primary: {related: [...], unrelated: [...], noise: [...]}}
     planted: dict[str, Any] = field(default_factory=dict)
+    # {task: metric}: the main (reported, best-epoch) metric of a task in this pool, overriding its
+    # task file's main_metric; it must be one of the task's metrics (superglue5: accuracy for MRPC).
+    main_metrics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     lr: float | None = None  # None: the backbone's lr
     weight_decay: float = 0.01
+    adam_eps: float = 1e-8  # AdamW epsilon (torch's default; alpha-VIL section 4.2: 1e-6)
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
     dropout: float = 0.1
@@ -83,6 +87,9 @@ class TrainConfig:
     # (AUTOSEM: eta_i batches of task i per cycle; cycles until the primary's batches are used).
     schedule: str = "auto"  # auto: ratio when the Selection has ratios, else size_proportional
     max_train_examples: int | None = None  # cap per task (quick runs); None = all
+    # Each epoch trains a fresh sample of this fraction of every task's training data (a function of
+    # seed, task, epoch), and evaluation follows every such epoch (alpha-VIL section 4.2: 25%).
+    epoch_fraction: float = 1.0
     eval_every_epoch: bool = True
     # After MTL, fine-tune on the primary alone for this many epochs and report that stage's best dev
     # epoch (FastMTL 3.3, as MT-DNN). 0: none. method=fastmtl and random_sampling set 5 (Appendix A).

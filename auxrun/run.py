@@ -100,14 +100,15 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     if cfg.stage == "select":
         return selection.to_dict()
 
+    controller = method.controller()
     with ledger.stage("train"):
         trainer = ctx.new_trainer(
-            selection, "train", controller=method.controller(), checkpoint=True, progress=not cfg.quiet
+            selection, "train", controller=controller, checkpoint=True, progress=not cfg.quiet
         )
         if cfg.resume and trainer.load_checkpoint():
             log.info("resume: continuing after epoch %d", trainer.start_epoch)
         summary = trainer.fit()
-    mtl = None
+    mtl, mtl_trainer = None, trainer
     if cfg.train.finetune_primary_epochs > 0:
         mtl = {"best": summary["best"], "best_epoch": summary["best_epoch"], "epochs": trainer.epochs}
         with ledger.stage("finetune"):
@@ -135,8 +136,14 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     }
     if mtl is not None:  # best/best_epoch are the fine-tuning stage's; the MTL stage's are here
         results["mtl"] = mtl
+    if controller is not None:  # what a dynamic method decided during training, and its figures
+        results.update(controller.results(mtl_trainer))
     if not main:
         return results
+    if controller is not None:
+        from auxrun.reporting.history_figures import plot_histories
+
+        plot_histories(results, run_dir / "figures")
     predictions = write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]

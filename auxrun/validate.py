@@ -57,6 +57,8 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
     _range("train.dropout", t.dropout, 0, 1, hi_open=True)
     _range("train.max_grad_norm", t.max_grad_norm, 0)
     _range("train.max_train_examples", t.max_train_examples, 1)
+    _range("train.epoch_fraction", t.epoch_fraction, 0, 1, lo_open=True)
+    _range("train.adam_eps", t.adam_eps, 0, lo_open=True)
     _range("train.finetune_primary_epochs", t.finetune_primary_epochs, 0)
     _range("train.head_hidden", t.head_hidden, 1)
     from auxrun.models.mtl import HEADS
@@ -101,6 +103,15 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
 
     resolve_precision(hw.precision, pick_device(hw.device))  # bf16 on a GPU without it: refused here
     specs = {name: load_task_spec(name, list(cfg.data.task_dirs)) for name in ts.tasks}
+    for task, metric in ts.main_metrics.items():
+        if task not in specs:
+            continue  # a narrowed pool ('task_set.tasks=[...]') may leave the task out
+        if metric not in specs[task].metrics:
+            raise ConfigError(
+                f"task_set.main_metrics.{task}='{metric}' is not one of the task's metrics "
+                f"{list(specs[task].metrics)}"
+            )
+        specs[task].main_metric = metric
     from auxrun.methods.registry import get_method
 
     method_cls = get_method(cfg.method.name)

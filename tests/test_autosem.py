@@ -218,8 +218,12 @@ FULL = [
 
 
 def _without_wall(d):
+    """Without wall time, peak memory and bytes written: a resumed run rewrites checkpoints whose
+    pickled size differs by a few bytes (object sharing after torch.load)."""
     if isinstance(d, dict):
-        return {k: _without_wall(v) for k, v in d.items() if k not in ("wall_s", "peak_mem_mb")}
+        return {
+            k: _without_wall(v) for k, v in d.items() if k not in ("wall_s", "peak_mem_mb", "bytes_written")
+        }
     return d
 
 
@@ -282,3 +286,33 @@ def test_autosem_end_to_end_and_resume_equals_uninterrupted(tmp_path, monkeypatc
     b = json.loads((cut / "selection.json").read_text())
     assert _without_wall(a) == _without_wall(b)  # utilities, tasks, observations, ratios, example counts
     assert resumed["best"] == full["best"]
+
+
+def test_bandit_checkpoints_are_proportionate_and_their_bytes_counted(tmp_path, monkeypatch):
+    import math
+
+    import torch
+
+    from auxrun.methods.autosem_p1 import AutosemP1Config, checkpoint_interval
+
+    model = torch.nn.Linear(1000, 1000)  # 1,001,000 fp32 parameters: 3 x 3.82 MB with AdamW's moments
+    state_mb = 3 * 1_001_000 * 4 / 2**20
+    assert checkpoint_interval(AutosemP1Config(checkpoint_mb_per_round=1.0), model) == math.ceil(state_mb)
+    assert checkpoint_interval(AutosemP1Config(checkpoint_mb_per_round=100.0), model) == 1
+    assert checkpoint_interval(AutosemP1Config(checkpoint_every=7), model) == 7
+    bert_base = 3 * 110e6 * 4 / 2**20  # ~1.26 GB of checkpoint per round at the old default
+    assert math.ceil(bert_base / AutosemP1Config().checkpoint_mb_per_round) >= 50
+
+    sizes = []
+    orig = p1_mod.save_bandit_checkpoint
+
+    def spy(path, state):
+        orig(path, state)
+        sizes.append((state["round"], path.stat().st_size))
+
+    monkeypatch.setattr(p1_mod, "save_bandit_checkpoint", spy)
+    run_auxrun([*P1, "method.checkpoint_every=5"], tmp_path)  # 12 rounds: after 5, 10 and the last
+    assert [r for r, _ in sizes] == [5, 10, 12]
+    cost = json.loads((tmp_path / "selection.json").read_text())["cost"]["select/bandit"]
+    assert cost["bytes_written"] == sum(s for _, s in sizes)
+    assert sizes[-1][1] < sizes[0][1] / 10  # the final record holds no model

@@ -24,15 +24,21 @@ Departures from the paper, and choices where it is silent:
 - gamma: not given in the paper; default 0.01 (see auxrun/conf/method/autosem_p1.yaml).
 - The primary's stronger prior: "slightly stronger" but no value; default Beta(2, 1). All arms decay
   towards the common (alpha0, beta0) of Algorithm 1, so this head start fades.
-- The learning-rate schedule of the bandit's training run (warm-up then linear decay, auxrun's
-  trainer) spans exactly rounds x batches_per_round steps; the paper's LSTM used plain Adam.
+- The bandit runs on the trainer's controller contract, one trainer epoch per round: the learning-rate
+  schedule (warm-up then linear decay, auxrun's trainer) spans exactly rounds x batches_per_round
+  steps, and dropout is seeded per round by the trainer's (seed, epoch) rule. Each round draws its
+  mini-batches from a fresh shuffle of the arm's data (a function of seed, task and round) rather
+  than continuing one stream; the paper's LSTM used plain Adam.
 - Final MTL (this method only, without stage 2): the trainer's size-proportional sampling over the
   primary and the kept tasks, since there is no learned ratio (the paper's "w/o Stage-2" ablation
   grid-searched one instead).
-- Resumable: the bandit, the trainer (weights, optimizer, scheduler, batch positions, torch RNG),
-  the numpy RNG and the ledger are saved every ``checkpoint_every`` rounds to
-  ``run_dir/autosem/bandit.pt``; with ``resume=true`` the search continues from there and ends
-  exactly where an uninterrupted one does. The interrupted part's wall time is kept in the ledger.
+- Resumable: the bandit (with its numpy RNG), the trainer's epoch-boundary state (weights,
+  optimizer, scheduler, round) and the ledger are saved to ``run_dir/autosem/bandit.pt``; with
+  ``resume=true`` the search continues from there and ends exactly where an uninterrupted one does.
+  The interrupted part's wall time is kept in the ledger. Checkpoints are proportionate: every
+  ``checkpoint_every`` rounds, or by default every ceil(3 x parameter MB / checkpoint_mb_per_round)
+  rounds (16 MB: every round for the tiny model, every ~79 rounds for BERT-base instead of 1.3 GB
+  each round); the bytes written are counted in the ledger (``bytes_written``).
 """
 
 from __future__ import annotations
@@ -44,7 +50,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from tqdm.auto import tqdm
 
 from auxrun.config import MethodConfig
 from auxrun.errors import ConfigError
@@ -54,6 +59,7 @@ from auxrun.methods.autosem_bandit import BetaBernoulliBandit
 from auxrun.methods.base import Method
 from auxrun.methods.registry import register
 from auxrun.selection import Selection
+from auxrun.training.controller import Controller
 
 if TYPE_CHECKING:
     from auxrun.context import RunContext
@@ -72,7 +78,11 @@ class AutosemP1Config(MethodConfig):
     gamma: float = 0.01  # the decay of Algorithm 1; the paper gives no value
     top_k: int = 2  # section 4: "the top two tasks"
     utility_threshold: float = 0.5  # section 4: "... if their utility estimate is above 0.5"
-    checkpoint_every: int = 1  # rounds between bandit checkpoints (0: never)
+    # Rounds between bandit checkpoints (0: only the final record); None: scaled to the model so that
+    # checkpoints write at most checkpoint_mb_per_round MB per round on average (every round for the
+    # tiny model, every ~79 rounds for BERT-base, whose checkpoint with AdamW state is ~1.3 GB).
+    checkpoint_every: int | None = None
+    checkpoint_mb_per_round: float = 16.0
     # Eq. 3 rewards a tie ("improves (or maintains)"). "loss": a tie in the metric is decided by the
     # primary's select_dev loss (not higher: reward 1); for small select_dev sets (see the yaml).
     tie_break: str = "none"
@@ -121,12 +131,14 @@ def bandit_reward(metric: str, now: tuple[float, float], before: tuple[float, fl
     return int(m_now <= m_before if metric in LOWER_IS_BETTER else m_now >= m_before)
 
 
-def bandit_training_epochs(ctx: RunContext, tasks: list[str], steps: int) -> int:
-    """Trainer epochs whose learning-rate schedule covers ``steps`` mini-batches (an epoch of the
-    size-proportional schedule has every batch of every task once)."""
-    bs = ctx.cfg.train.batch_size
-    per_epoch = sum(math.ceil(len(ctx.pool.split(t, "train")) / bs) for t in tasks)
-    return max(1, math.ceil(steps / max(1, per_epoch)))
+def checkpoint_interval(cfg: AutosemP1Config, model: torch.nn.Module) -> int:
+    """Rounds between bandit checkpoints: ``checkpoint_every`` when set (0: only the final record);
+    else scaled to the model, so checkpoints write at most ``checkpoint_mb_per_round`` MB per round
+    on average (a checkpoint holds the weights and AdamW's two moments, 3x the parameters)."""
+    if cfg.checkpoint_every is not None:
+        return cfg.checkpoint_every
+    state_mb = 3 * sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    return max(1, math.ceil(state_mb / cfg.checkpoint_mb_per_round))
 
 
 def _fingerprint(cfg: AutosemP1Config, arms: list[str], seed: int) -> dict[str, Any]:
@@ -148,12 +160,74 @@ def save_bandit_checkpoint(path: Path, state: dict[str, Any]) -> None:
     torch_save_atomic(state, path)
 
 
+class BanditController(Controller):
+    """Algorithm 1 on the trainer's controller contract: an epoch of the bandit's trainer is one
+    round (choose an arm, train ``batches_per_round`` of its mini-batches); the trainer's per-epoch
+    evaluation of the primary on select_dev gives the reward (Eq. 3). The trainer owns the
+    learning-rate schedule (``epoch_steps``) and the dropout seed of each round."""
+
+    def __init__(self, ctx: RunContext, cfg: AutosemP1Config, bandit: BetaBernoulliBandit, fingerprint):
+        self.ctx, self.cfg, self.bandit, self.fingerprint = ctx, cfg, bandit, fingerprint
+        self.primary = ctx.pool.primary
+        self.metric = ctx.pool.specs[self.primary].main_metric
+        self.path = ctx.run_dir / "autosem" / "bandit.pt"
+        self.prev: tuple[float, float] | None = None
+        self.record: dict[str, Any] = {}
+        self.arm: str | None = None
+        self.every = 1
+
+    def epoch_steps(self, trainer) -> int:
+        return self.cfg.batches_per_round
+
+    def on_train_start(self, trainer) -> None:
+        self.every = checkpoint_interval(self.cfg, trainer.model)
+        if self.prev is None:
+            self.prev = _primary_score(trainer, self.primary, self.metric)  # R_0
+            self.record = {
+                "initial_score": self.prev[0],
+                "arms": [],
+                "rewards": [],
+                "scores": [],
+                "losses": [],
+            }
+
+    def train_epoch(self, trainer, epoch: int) -> float:
+        self.arm, _ = self.bandit.choose()  # Algorithm 1, lines 2-6
+        return trainer.train_batches(self.arm, self.cfg.batches_per_round)  # "apply x_t"
+
+    def on_epoch_end(self, trainer, epoch: int, metrics: dict[str, Any]) -> None:
+        vals = metrics["select_dev"][self.primary]
+        now = (float(vals[self.metric]), float(vals["loss"]))
+        reward = bandit_reward(self.metric, now, self.prev, self.cfg.tie_break)  # Eq. 3
+        self.bandit.update(self.arm, reward)  # lines 10-16
+        self.prev = now
+        for key, value in (("arms", self.arm), ("rewards", reward), ("scores", now[0]), ("losses", now[1])):
+            self.record[key].append(value)
+        done, rounds = epoch + 1, self.cfg.rounds
+        if done == rounds or (self.every > 0 and done % self.every == 0):
+            save_bandit_checkpoint(
+                self.path,
+                {
+                    "fingerprint": self.fingerprint,
+                    "round": done,
+                    "prev_score": self.prev,
+                    "bandit": self.bandit.state_dict(),
+                    # the last round needs no trainer: a resume only reads the bandit
+                    "trainer": trainer.checkpoint_state() if done < rounds else None,
+                    "record": self.record,
+                    "ledger": self.ctx.ledger.to_dict("select"),
+                },
+            )
+            # after the save: the file's own size is not in the ledger it holds (a resumed run's
+            # bytes_written is what its sessions wrote, which pickling makes differ by a few bytes)
+            self.ctx.ledger.count(bytes_written=self.path.stat().st_size)
+
+
 def run_bandit(ctx: RunContext, cfg: AutosemP1Config) -> BanditOutcome:
     """Algorithm 1 over the primary and every auxiliary, acting through the trainer's hooks."""
     pool = ctx.pool
     primary = pool.primary
     arms = [primary, *pool.auxiliaries]
-    metric = pool.specs[primary].main_metric
     path = ctx.run_dir / "autosem" / "bandit.pt"
     fingerprint = _fingerprint(cfg, arms, ctx.cfg.seed)
 
@@ -181,7 +255,7 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config) -> BanditOutcome:
         ctx.ledger.load_state_dict({"stages": state["ledger"]})
         return out
 
-    steps = cfg.rounds * cfg.batches_per_round
+    controller = BanditController(ctx, cfg, bandit, fingerprint)
     trainer = ctx.new_trainer(
         Selection(
             method="autosem_bandit",
@@ -190,60 +264,22 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config) -> BanditOutcome:
             selected_tasks=list(pool.auxiliaries),
         ),
         stage="autosem_bandit",
-        epochs=bandit_training_epochs(ctx, arms, steps),
+        epochs=cfg.rounds,  # one trainer epoch per round
+        controller=controller,
         eval_splits=["select_dev"],
         best_split="select_dev",
         progress=False,
     )
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
+        trainer.load_checkpoint_state(state["trainer"])
         bandit.load_state_dict(state["bandit"])
         ctx.ledger.load_state_dict({"stages": state["ledger"]})
-        record = state["record"]
-        start, prev = state["round"], state["prev_score"]
-        ctx.ledger.note("select/bandit", f"resumed after round {start} of {cfg.rounds}")
-        log.info("autosem: resuming the bandit after round %d of %d", start, cfg.rounds)
-    else:
-        torch.manual_seed(ctx.cfg.seed * 100_003 + 17)  # dropout during the bandit's training
-        prev = _primary_score(trainer, primary, metric)  # R_0
-        record = {"initial_score": prev[0], "arms": [], "rewards": [], "scores": [], "losses": []}
-        start = 0
-
-    bar = tqdm(
-        range(start, cfg.rounds),
-        desc="autosem bandit",
-        initial=start,
-        total=cfg.rounds,
-        disable=ctx.cfg.quiet,
-    )
-    for rnd in bar:
-        arm, _ = bandit.choose()  # Algorithm 1, lines 2-6
-        trainer.train_batches(arm, cfg.batches_per_round)  # "apply x_t"
-        now = _primary_score(trainer, primary, metric)
-        reward = bandit_reward(metric, now, prev, cfg.tie_break)  # Eq. 3
-        bandit.update(arm, reward)  # lines 10-16
-        bar.set_postfix(arm=arm, reward=reward, score=f"{now[0]:.2f}")
-        prev = now
-        record["arms"].append(arm)
-        record["rewards"].append(reward)
-        record["scores"].append(now[0])
-        record["losses"].append(now[1])
-        done = rnd + 1
-        if cfg.checkpoint_every > 0 and (done % cfg.checkpoint_every == 0 or done == cfg.rounds):
-            save_bandit_checkpoint(
-                path,
-                {
-                    "fingerprint": fingerprint,
-                    "round": done,
-                    "prev_score": prev,
-                    "bandit": bandit.state_dict(),
-                    # the last round needs no trainer: a resume only reads the bandit
-                    "trainer": trainer.state_dict() if done < cfg.rounds else None,
-                    "record": record,
-                    "ledger": ctx.ledger.to_dict("select"),
-                },
-            )
-    _fill(out, bandit, record)
+        controller.record, controller.prev = state["record"], tuple(state["prev_score"])
+        ctx.ledger.note("select/bandit", f"resumed after round {state['round']} of {cfg.rounds}")
+        log.info("autosem: resuming the bandit after round %d of %d", state["round"], cfg.rounds)
+    trainer.fit()
+    ctx.ledger.note("select/bandit", f"bandit checkpoints every {controller.every} rounds (0: final only)")
+    _fill(out, bandit, controller.record)
     return out
 
 
@@ -281,6 +317,7 @@ def validate_autosem_p1(cfg: AutosemP1Config) -> None:
     _range("method.top_k", cfg.top_k, 0)
     _range("method.utility_threshold", cfg.utility_threshold, 0, 1)
     _range("method.checkpoint_every", cfg.checkpoint_every, 0)
+    _range("method.checkpoint_mb_per_round", cfg.checkpoint_mb_per_round, 0, lo_open=True)
     if cfg.tie_break not in TIE_BREAKS:
         raise ConfigError(f"method.tie_break='{cfg.tie_break}' is not one of {list(TIE_BREAKS)}")
     if len(cfg.primary_prior) != 2 or min(cfg.primary_prior) <= 0:

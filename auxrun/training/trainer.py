@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import math
+import random
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,12 @@ from auxrun.io import torch_save_atomic, write_text_atomic
 from auxrun.models.mtl import MultiTaskModel
 from auxrun.objectives import get_objective
 from auxrun.selection import Selection
-from auxrun.training import distributed
+from auxrun.training import distributed, params
 from auxrun.training.batching import BatchFeeder, TaskBatches
 from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
 from auxrun.training.hardware import Precision, configure_backends, maybe_compile, pick_device, pin_memory
+from auxrun.training.params import Params
 from auxrun.training.schedule import epoch_schedule
 
 __all__ = ["MTLTrainer", "TaskBatches", "pick_device"]
@@ -81,25 +85,15 @@ class MTLTrainer:
         self.schedule_kind = (
             "ratio" if (selection.ratios and cfg.train.schedule == "auto") else cfg.train.schedule
         )
-        lr = cfg.train.lr if cfg.train.lr is not None else cfg.backbone.lr
-        no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
-        groups = [
-            {
-                "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-                "weight_decay": cfg.train.weight_decay,
-            },
-            {
-                "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
-                "weight_decay": 0.0,
-            },
-        ]
-        # fused AdamW: one kernel for all parameters (CPU and CUDA), what transformers' Trainer uses too
-        self.optimizer = torch.optim.AdamW(groups, lr=lr, fused=self.device.type in ("cpu", "cuda"))
-        total = max(1, self.epochs * len(self.epoch_tasks(0)))
+        self.lr = cfg.train.lr if cfg.train.lr is not None else cfg.backbone.lr
+        self.optimizer = self._adamw()
+        steps = self.controller.epoch_steps(self)
+        total = max(1, self.epochs * (len(self.epoch_tasks(0)) if steps is None else steps))
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(cfg.train.warmup_ratio * total), total
         )
         self.history: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []  # the controller's epoch_record, one per epoch
         self.best: dict[str, Any] | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         # The primary's native predictions at the best epoch, per evaluated split (paired bootstraps
@@ -112,7 +106,10 @@ class MTLTrainer:
     # ---- schedule -------------------------------------------------------------------------------
 
     def epoch_tasks(self, epoch: int) -> list[str]:
-        n = {t: len(b) for t, b in self.batches.items()}
+        """The task of each mini-batch of an epoch (over ``train.epoch_fraction`` of each task)."""
+        bs = self.cfg.train.batch_size
+        frac = self.cfg.train.epoch_fraction
+        n = {t: math.ceil(self.sample_size(t, frac) / bs) for t in self.batches}
         return epoch_schedule(
             self.schedule_kind, n, self.selection.ratios, self.primary, self.cfg.seed, epoch
         )
@@ -190,6 +187,23 @@ class MTLTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         return value, len(local)
 
+    def _adamw(self) -> torch.optim.AdamW:
+        # fused AdamW: one kernel for all parameters (CPU and CUDA), what transformers' Trainer uses too
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.AdamW(self._param_groups(), lr=self.lr, eps=self.cfg.train.adam_eps, fused=fused)
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """AdamW groups: no weight decay on biases and norms."""
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+        named = list(self.model.named_parameters())
+        return [
+            {
+                "params": [p for n, p in named if not any(k in n for k in no_decay)],
+                "weight_decay": self.cfg.train.weight_decay,
+            },
+            {"params": [p for n, p in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
+        ]
+
     # ---- hooks for controllers ------------------------------------------------------------------
 
     def train_batches(self, task: str, k: int = 1) -> float:
@@ -204,7 +218,10 @@ class MTLTrainer:
         return total / max(k, 1)
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything training changes: weights, optimizer and scheduler states, step."""
+        """Weights, optimizer and scheduler states, step: what ``restore`` puts back. It does not
+        rewind the mini-batch streams' positions, the task weights or the torch RNG (dropout): after
+        a restore, training continues with the next batches and fresh dropout masks (``state_dict``
+        holds those too)."""
         return {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
@@ -231,6 +248,7 @@ class MTLTrainer:
         self.precision.load_state_dict(state.get("precision"))
 
     def restore(self, snap: dict[str, Any]) -> None:
+        """Back to a ``snapshot``: weights, optimizer, scheduler, step; not batch positions or RNG."""
         self.model.load_state_dict(snap["model"])
         self.optimizer.load_state_dict(snap["optimizer"])
         self.scheduler.load_state_dict(snap["scheduler"])
@@ -292,6 +310,136 @@ class MTLTrainer:
     def task_loss(self, task: str, split: str = "select_dev") -> float:
         return self.predict(task, split)[1]
 
+    # ---- hooks for controllers that own an epoch (alpha-VIL, DIW, AUTOSEM's bandit) --------------
+
+    def sample_size(self, task: str, fraction: float) -> int:
+        """How many of a task's training examples an epoch over ``fraction`` of them trains."""
+        n = len(self.batches[task].indices)
+        return n if fraction >= 1 else max(1, round(fraction * n))
+
+    def epoch_sample(self, task: str, epoch: int, fraction: float) -> list[int]:
+        """A fraction of a task's training examples (its Selection subset) for one epoch: a function
+        of (seed, task, epoch), so a resumed run draws the same samples. fraction >= 1: all."""
+        indices = list(self.batches[task].indices)
+        if fraction >= 1:
+            return indices
+        rng = random.Random(f"sample-{self.cfg.seed}-{task}-{epoch}")
+        return sorted(rng.sample(indices, self.sample_size(task, fraction)))
+
+    @contextmanager
+    def streams_over(self, samples: dict[str, list[int]] | None):
+        """Within the block, each named task's mini-batch stream runs over the given examples only
+        (shuffled by (seed, task, epoch, pass) as usual); afterwards the streams get their full
+        example lists and positions back. The streams are changed in place, so whatever reads them
+        (a prefetching feeder) sees the change as a moved position."""
+        if not samples:
+            yield
+            return
+        saved = {t: (self.batches[t].indices, self.batches[t].state_dict()) for t in samples}
+        try:
+            for t, idx in samples.items():
+                stream = self.batches[t]
+                stream.indices = list(idx)
+                stream.reset(stream.epoch)
+            yield
+        finally:
+            for t, (indices, position) in saved.items():
+                self.batches[t].indices = indices
+                self.batches[t].load_state_dict(position)
+
+    def train_sample(self, task: str, indices: list[int]) -> float:
+        """One pass of mini-batches over the given examples of a task; the mean loss."""
+        with self.streams_over({task: indices}):
+            return self.train_batches(task, len(self.batches[task]))
+
+    def train_scheduled(self, epoch: int, samples: dict[str, list[int]] | None = None, choose=None) -> float:
+        """The default epoch body: the schedule (size-proportional or ratio) over ``samples``
+        (default: ``train.epoch_fraction`` of each task via ``epoch_sample``), one batch per step;
+        ``choose(trainer, step, scheduled)`` may swap a step's task. Returns the mean loss."""
+        if samples is None:
+            frac = self.cfg.train.epoch_fraction
+            samples = {t: self.epoch_sample(t, epoch, frac) for t in self.batches} if frac < 1 else None
+        with self.streams_over(samples):
+            n = {t: len(b) for t, b in self.batches.items()}
+            schedule = epoch_schedule(
+                self.schedule_kind, n, self.selection.ratios, self.primary, self.cfg.seed, epoch
+            )
+            bar = tqdm(
+                schedule, desc=f"{self.stage} epoch {epoch + 1}/{self.epochs}", disable=not self.progress
+            )
+            losses = []
+            for step, scheduled in enumerate(bar):
+                task = scheduled if choose is None else choose(self, step, scheduled)
+                losses.append(self.train_batches(task, 1))
+                if step % 20 == 0:
+                    bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+        return sum(losses) / max(1, len(losses))
+
+    def new_optimizer(self, total_steps: int, done_steps: int = 0):
+        """A fresh optimizer of the trainer's kind (AdamW, its groups, lr, eps) with the trainer's
+        learning-rate schedule over ``total_steps``, positioned after ``done_steps``."""
+        opt = self._adamw()
+        for g in opt.param_groups:
+            g["initial_lr"] = self.lr
+        total = max(1, total_steps)
+        sched = get_linear_schedule_with_warmup(
+            opt, int(self.cfg.train.warmup_ratio * total), total, last_epoch=done_steps - 1
+        )
+        return opt, sched
+
+    @contextmanager
+    def using_optimizer(self, optimizer, scheduler):
+        """Train with another optimizer and schedule within the block (``train_batches`` steps them)."""
+        saved = self.optimizer, self.scheduler
+        self.optimizer, self.scheduler = optimizer, scheduler
+        try:
+            yield
+        finally:
+            self.optimizer, self.scheduler = saved
+
+    def param_copy(self, device: str | torch.device | None = None) -> Params:
+        """theta: a detached copy of the trainable parameters (snapshot for ``param_delta``)."""
+        theta = params.copy_params(self.model)
+        return theta if device is None else {n: t.to(device) for n, t in theta.items()}
+
+    def param_delta(self, since: Params, dtype: str = "fp32", device: str | None = None) -> Params:
+        """theta_now - ``since``, stored as ``dtype`` (fp32 | bf16) on ``device`` (None: the model's)."""
+        return params.delta_since(self.model, since, params.DTYPES[dtype], device)
+
+    def set_params(self, theta: Params, deltas: list[Params] | None = None, alphas=None) -> None:
+        """Write theta + sum_i alphas[i] * deltas[i] into the model (theta alone without deltas).
+        Only weights change: optimizer state, batch positions and the RNG are left as they are."""
+        value = params.combine(theta, deltas or [], [] if alphas is None else alphas)
+        params.load_params(self.model, {n: v.detach() for n, v in value.items()})
+
+    def loss_batches(self, task: str, split: str) -> list[list[int]]:
+        """A split's examples in length-sorted chunks of ``train.eval_batch_size``."""
+        data = self.pool.split(task, split)
+        lengths = data.lengths()
+        order = sorted(range(len(data)), key=lengths.__getitem__)
+        bs = self.cfg.train.eval_batch_size
+        return [order[i : i + bs] for i in range(0, len(order), bs)]
+
+    def differentiable_loss(
+        self, task: str, split: str, at: Params, indices: list[int] | None = None, train_mode: bool = False
+    ) -> torch.Tensor:
+        """The mean loss of a task on (the given examples of) a split with the model's trainable
+        parameters replaced by ``at`` (``torch.func.functional_call``): the model's weights are not
+        written, and gradients flow to whatever ``at`` was computed from (alpha-VIL's alphas).
+        Eval mode (no dropout) unless ``train_mode``."""
+        data = self.pool.split(task, split)
+        idx = list(range(len(data))) if indices is None else list(indices)
+        was_training = self.model.training
+        self.model.train(train_mode)
+        try:
+            batch = self._to_device(collate(data, idx, self.pool.specs[task].objective, self.pad_id))
+            with self._autocast():
+                out = params.functional_forward(self.model, at, task, batch)
+        finally:
+            self.model.train(was_training)
+        self.ledger.count(forward=len(idx), backward=len(idx))
+        return out.losses.float().mean()
+
     # ---- the epoch loop -------------------------------------------------------------------------
 
     def fit(self) -> dict[str, Any]:
@@ -302,17 +450,8 @@ class MTLTrainer:
             for b in self.batches.values():
                 b.reset(epoch)
             self.controller.on_epoch_start(self, epoch)
-            schedule = self.epoch_tasks(epoch)
-            bar = tqdm(
-                schedule, desc=f"{self.stage} epoch {epoch + 1}/{self.epochs}", disable=not self.progress
-            )
-            losses = []
-            for step, scheduled in enumerate(bar):
-                task = self.controller.choose_task(self, step, scheduled)
-                losses.append(self.train_batches(task, 1))
-                if step % 20 == 0:
-                    bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
-            row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": sum(losses) / max(1, len(losses))}
+            train_loss = self.controller.train_epoch(self, epoch)
+            row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
             metrics = {}
             for split in self.eval_splits:
                 for task, vals in self.evaluate(split).items():
@@ -333,8 +472,13 @@ class MTLTrainer:
                 self.best_predictions = {
                     s: list(p[self.primary]) for s, p in self.last_predictions.items() if self.primary in p
                 }
-            self.controller.on_epoch_end(self, epoch, metrics)
             self.start_epoch = epoch + 1
+            self.controller.on_epoch_end(self, epoch, metrics)
+            record = self.controller.epoch_record(self, epoch)
+            if record:
+                self.decisions.append(record)
+                for name, per_task in record.items():
+                    row.update({f"{name}/{t}": v for t, v in per_task.items()})
             self.save_checkpoint()
         self._close_feeders()
         return self.summary()
@@ -358,6 +502,32 @@ class MTLTrainer:
     def _ckpt_path(self) -> Path | None:
         return None if self.run_dir is None else self.run_dir / "checkpoints" / f"{self.stage}.pt"
 
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What an epoch-boundary resume needs (batch orders and dropout are functions of the epoch,
+        so positions and RNG are not saved): snapshot, epoch, history, best, weights, the
+        controller's decisions and state."""
+        state = self.snapshot()
+        state.update(
+            epoch=self.start_epoch,
+            history=self.history,
+            best=self.best,
+            best_state=self.best_state,
+            best_predictions=self.best_predictions,
+            weights=self.weights,
+            decisions=self.decisions,
+            controller=self.controller.state_dict(),
+        )
+        return state
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        self.restore(state)
+        self.start_epoch = state["epoch"]
+        self.history, self.best, self.best_state = state["history"], state["best"], state["best_state"]
+        self.best_predictions = state.get("best_predictions", {})
+        self.weights = state["weights"]
+        self.decisions = state.get("decisions", [])
+        self.controller.load_state_dict(state["controller"])
+
     def save_checkpoint(self) -> None:
         """After each epoch: the run's metrics.csv so far and, unless disabled, the checkpoint."""
         path = self._ckpt_path()
@@ -367,18 +537,9 @@ class MTLTrainer:
             write_text_atomic(self.run_dir / "metrics.csv", self.metrics_csv())
         if not self.cfg.train.checkpoint:
             return
-        state = self.snapshot()
-        state.update(
-            epoch=self.start_epoch,
-            history=self.history,
-            best=self.best,
-            best_state=self.best_state,
-            best_predictions=self.best_predictions,
-            weights=self.weights,
-            controller=self.controller.state_dict(),
-            ledger=self.ledger.state_dict(),
-            precision=self.precision.state_dict(),
-        )
+        state = self.checkpoint_state()
+        state["ledger"] = self.ledger.state_dict()
+        state["precision"] = self.precision.state_dict()
         self.ledger.count(bytes_written=torch_save_atomic(state, path))
 
     def load_checkpoint(self) -> bool:
@@ -386,12 +547,7 @@ class MTLTrainer:
         if path is None or not path.is_file():
             return False
         state = torch.load(path, map_location=self.device, weights_only=False)
-        self.restore(state)
-        self.start_epoch = state["epoch"]
-        self.history, self.best, self.best_state = state["history"], state["best"], state["best_state"]
-        self.best_predictions = state.get("best_predictions", {})
-        self.weights = state["weights"]
-        self.controller.load_state_dict(state["controller"])
+        self.load_checkpoint_state(state)
         self.ledger.load_state_dict(state["ledger"])
         self.precision.load_state_dict(state.get("precision"))
         return True
