@@ -140,7 +140,7 @@ def test_trainer_with_dataloader_workers_trains_identically(ctx):
         assert feeder.num_workers == workers
         loaders = []
         original = feeder._loader
-        feeder._loader = lambda: loaders.append(1) or original()
+        feeder._loader = lambda loaders=loaders, original=original: loaders.append(1) or original()
         trainer.fit()
         assert len(loaders) == (2 if workers else 0)  # with workers: a DataLoader per epoch fed the batches
         assert feeder._it is None  # fit stops the workers at the end
