@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--heuristics", action="store_true", help="also HEU-Size/Len/Type picks")
     ap.add_argument("--cache", default=None, help="artifact cache (default: a temporary folder)")
     ap.add_argument("--extra", nargs="*", default=[], help="overrides for every run")
+    ap.add_argument("--gradts-extra", nargs="*", default=[], help="overrides for the gradts methods")
     ap.add_argument("--trial-extra", nargs="*", default=[], help="overrides for the trial methods")
     args = ap.parse_args()
     ts = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / "toy.yaml")
@@ -74,7 +75,11 @@ def main() -> None:
                 common = [f"primary={primary}", f"seed={seed}", f"train.epochs={args.epochs}", *args.extra]
                 base = Path(tmp) / f"{primary}-{seed}"
                 row: dict = {"primary": primary, "seed": seed, "picks": {}, "scores": {}}
-                thres, _ = run(["method=gradts_thres", "stage=select", *common], base / "thres", cache)
+                thres, _ = run(
+                    ["method=gradts_thres", "stage=select", *common, *args.gradts_extra],
+                    base / "thres",
+                    cache,
+                )
                 ranking = thres["ranking"]
                 row["taus"] = {
                     kind: [(t, round(thres["scores"][t], 2), ranking.index(t) + 1) for t in planted[kind]]
