@@ -128,3 +128,71 @@ def test_select_dev_warning_names_size_and_metric():
     assert "199 examples, fewer than 200 for f1" in select_dev_warning("f1", 199)
     assert select_dev_warning("f1", 200) is None
     assert select_dev_warning("accuracy", 150) is None and select_dev_warning("accuracy", 30)
+
+
+# The significant rule end to end on the tiny backbone (heu_size: the trials are the same machinery
+# as gradts_trial without the head-importance stage). Half-size toy pool (select_dev: 15 primary
+# examples), 4 epochs: enough for the planted related task to clear the bootstrap (README numbers).
+SIG = [
+    "data.toy_scale=0.5",
+    "train.epochs=4",
+    "train.batch_size=16",
+    "stage=select",
+    "method=heu_size",
+    "method.trial_rule=significant",
+    "method.trial_resamples=200",
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_significant_selects_nothing_from_noise(tmp_path, seed):
+    from tests.conftest import run_auxrun
+
+    sel = run_auxrun([*SIG, "task_set.tasks=[toy_pair,toy_noise,toy_tagnoise]", f"seed={seed}"], tmp_path)
+    assert sel["selected_tasks"] == [] and sel["trial_selection_by_rule"]["significant"] == []
+    assert not any(t["significant"]["accepted"] for t in sel["trials"][1:])
+
+
+def test_significant_keeps_the_planted_related_task(tmp_path):
+    from tests.conftest import run_auxrun
+
+    sel = run_auxrun([*SIG, "task_set.tasks=[toy_sentiment,toy_rating,toy_noise]", "seed=1"], tmp_path)
+    assert sel["ranking"][0] == "toy_rating"  # equal sizes: the pool's order
+    assert sel["selected_tasks"][:1] == ["toy_rating"] and "toy_noise" not in sel["selected_tasks"]
+    first = sel["trials"][1]["significant"]
+    assert first["accepted"] and first["p"] < 0.05 and first["ci"][0] > 0
+
+
+def test_trial_keys_are_validated_in_one_line():
+    from auxrun.errors import ConfigError
+    from auxrun.validate import validate_run
+    from tests.conftest import compose
+
+    for method in ("gradts_trial", "gradts_fg", "heu_size", "heu_len"):
+        assert compose([f"method={method}"]).method.trial_rule == "paper"
+    with pytest.raises(
+        ConfigError, match=r"method.trial_rule='strict' is not one of \['paper', 'significant'\]"
+    ):
+        validate_run(compose(["method=heu_len", "method.trial_rule=strict"]))
+    with pytest.raises(ConfigError, match=r"method.trial_seeds=0 is out of range"):
+        validate_run(compose(["method=gradts_trial", "method.trial_seeds=0"]))
+    with pytest.raises(ConfigError, match=r"method.trial_level=1.0 is out of range"):
+        validate_run(compose(["method=heu_size", "method.trial_level=1.0"]))
+
+
+def test_trial_seeds_average_scores_and_show_in_the_ledger(tmp_path):
+    from tests.conftest import run_auxrun
+
+    args = ["task_set.tasks=[toy_sentiment,toy_rating]", "data.toy_scale=0.3", "train.epochs=1"]
+    args += ["method=heu_size", "method.trial_seeds=2", "method.trial_resamples=100", "stage=select"]
+    sel = run_auxrun(args, tmp_path)
+    assert sel["trial_settings"]["seeds"] == [42, 42 + 10007]
+    for t in sel["trials"]:
+        assert len(t["seed_scores"]) == 2 and t["score"] == pytest.approx(np.mean(t["seed_scores"]))
+    cost = sel["cost"]
+    assert (
+        cost["select/trials/seed0"]["examples_backward"]
+        == cost["select/trials/seed1"]["examples_backward"]
+        > 0
+    )
+    assert len(list((tmp_path / "trials").glob("*.json"))) == len(sel["trials"])

@@ -202,7 +202,7 @@ def greedy_prefix_trials(
         test = compare(trial, prev) if compare is not None else None
         trial.decisions["paper"] = _decision(prev, _oriented(metric, trial.score, prev.score), test, not drop)
         if compare is not None:
-            test = compare(trial, best_sig)
+            test = test if best_sig is prev else compare(trial, best_sig)
             ok = test.significant(1 - level)
             trial.decisions["significant"] = _decision(
                 best_sig, _oriented(metric, trial.score, best_sig.score), test, ok
