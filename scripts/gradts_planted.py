@@ -61,6 +61,12 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--select-only", action="store_true", help="selections only, no final training")
     ap.add_argument("--heuristics", action="store_true", help="also HEU-Size/Len/Type picks")
+    ap.add_argument(
+        "--train",
+        nargs="*",
+        default=["single_task", "no_sel", "thres", "trial_paper", "trial_significant"],
+        help="which selections get a final training run for the dev-score table",
+    )
     ap.add_argument("--cache", default=None, help="artifact cache (default: a temporary folder)")
     ap.add_argument("--extra", nargs="*", default=[], help="overrides for every run")
     ap.add_argument("--gradts-extra", nargs="*", default=[], help="overrides for the gradts methods")
@@ -124,6 +130,7 @@ def main() -> None:
                         "thres": row["picks"]["thres"],
                         **{f"trial_{r}": row["picks"][f"trial_{r}"] for r in RULES},
                     }
+                    wanted = {k: v for k, v in wanted.items() if k in args.train}
                     done: dict[tuple, float] = {}
                     for name, tasks in wanted.items():
                         key = tuple(sorted(tasks))
@@ -156,7 +163,7 @@ def main() -> None:
         for r in rows:
             print(f"| {r['primary']} | {r['seed']} | " + " | ".join(fmt(r["picks"][c]) for c in cols) + " |")
     if not args.select_only:
-        cols = ["single_task", "no_sel", "thres", "trial_paper", "trial_significant"]
+        cols = args.train
         print("\n| primary (dev, mean ± sd) | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
         for primary in ts.planted:
             mine = [r for r in rows if r["primary"] == primary]
