@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -15,6 +16,14 @@ from auxrun.selection import Selection
 from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
 from auxrun.training.trainer import MTLTrainer
+
+
+@dataclass
+class TrialResult:
+    """A trial's select_dev score and the primary's native select_dev predictions at its best epoch."""
+
+    score: float
+    predictions: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -72,10 +81,17 @@ class RunContext:
             progress=progress,
         )
 
-    def trial_score(self, selection: Selection, stage: str = "trial", epochs: int | None = None) -> float:
+    def trial(
+        self, selection: Selection, stage: str = "trial", epochs: int | None = None, seed: int | None = None
+    ) -> TrialResult:
         """A full MTL run on ``selection``, scored by the primary's best main metric on select_dev
-        (never on dev, which is reported): what greedy trials and the GP search compare."""
-        trainer = self.new_trainer(
+        (never on dev, which is reported), with the primary's select_dev predictions at that epoch
+        (what a paired bootstrap between trials needs). ``seed`` replaces the run's seed for this
+        trial (model init, batch order, dropout)."""
+        ctx = (
+            self if seed is None or seed == self.cfg.seed else replace(self, cfg=replace(self.cfg, seed=seed))
+        )
+        trainer = ctx.new_trainer(
             selection,
             stage,
             epochs=epochs,
@@ -85,4 +101,8 @@ class RunContext:
         )
         summary = trainer.fit()
         main = self.pool.specs[self.pool.primary].main_metric
-        return summary["best"]["select_dev"][main]
+        return TrialResult(summary["best"]["select_dev"][main], list(trainer.best_predictions["select_dev"]))
+
+    def trial_score(self, selection: Selection, stage: str = "trial", epochs: int | None = None) -> float:
+        """``trial(...).score``: what the GP search compares."""
+        return self.trial(selection, stage, epochs).score

@@ -1,8 +1,8 @@
 """``auxrun stage=inspect``: what the composed task set's data looks like, before any model is loaded.
 
-Per task and split: size, labelled count, label distribution, mean length in words and in tokens
-(special tokens included, as the model sees them) and the share of examples longer than
-data.max_length (which training truncates). Printed as a table and written to ``inspect.json``.
+Per task and split: size, labelled count, label distribution, mean length in words (per example and
+per sentence, the latter GradTS Table 7's LEN) and in tokens (special tokens included, as the model
+sees them) and the share of examples longer than data.max_length (which training truncates). Printed as a table and written to ``inspect.json``.
 Token statistics of a split larger than ``length_sample`` are measured on a fixed-seed sample of it.
 """
 
@@ -26,6 +26,36 @@ def _words(ex: Example) -> int:
     if ex.choices:
         n += round(statistics.fmean(len(c.split()) for c in ex.choices))
     return n
+
+
+def sentence_words(ex: Example) -> list[int]:
+    """Words (whitespace-separated) of each sentence of an example: text_a and text_b separately,
+    every choice, or the tagged token list. GradTS Table 7 averages per sentence, not per pair."""
+    if ex.tokens is not None:
+        return [len(ex.tokens)]
+    texts = [t for t in (ex.text_a, ex.text_b) if t] + list(ex.choices or [])
+    return [len(t.split()) for t in texts]
+
+
+def mean_sentence_words(examples: list[Example]) -> float:
+    lengths = [n for ex in examples for n in sentence_words(ex)]
+    return statistics.fmean(lengths) if lengths else 0.0
+
+
+def train_statistics(spec: TaskSpec, data: Any) -> dict[str, Any]:
+    """What the HEU baselines rank by (GradTS 5.3, Table 7): the official train file's size, its
+    mean sentence length in words, and the task type, read as ``stage=inspect`` reads them."""
+    train = load_raw_splits(spec, data).get("train", [])
+    return {
+        "size": len(train),
+        "mean_sentence_words": mean_sentence_words(train),
+        "task_type": spec.task_type,
+    }
+
+
+def pool_statistics(specs: dict[str, TaskSpec], data: Any) -> dict[str, dict[str, Any]]:
+    """``train_statistics`` of every task of a pool."""
+    return {name: train_statistics(spec, data) for name, spec in specs.items()}
 
 
 def _token_lengths(examples: list[Example], tokenizer: Any) -> list[int]:
@@ -71,6 +101,7 @@ def split_stats(
         "labeled": sum(ex.labeled for ex in examples),
         "label_distribution": label_distribution(spec, examples),
         "mean_words": statistics.fmean(_words(ex) for ex in examples) if examples else 0.0,
+        "mean_sentence_words": mean_sentence_words(examples),
         "mean_tokens": statistics.fmean(token_lengths) if token_lengths else 0.0,
         "truncated_share": (sum(n > max_length for n in token_lengths) / len(token_lengths))
         if token_lengths

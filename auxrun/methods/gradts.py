@@ -6,7 +6,8 @@ its training set with gradients but no updates and accumulate, per head, the abs
 the loss w.r.t. the head's gate (Michel et al., 2019); normalise layer-wise and scale to [0, 1].
 Section 3.2: rank candidates by Kendall's tau between the primary's flattened matrix and theirs.
 Section 3.3 / Appendix B: ``gradts_thres`` keeps tau >= 0.47; ``gradts_trial`` adds tasks in rank
-order, one MTL trial per prefix on select_dev, and stops at the first drop (auxrun/methods/greedy.py);
+order, one MTL trial per prefix on select_dev, and stops at the first drop (auxrun/methods/greedy.py,
+shared with the HEU baselines; ``method.trial_rule=significant`` and ``trial_seeds`` are auxrun's);
 ``gradts_fg`` starts from the trial selection and keeps the auxiliary instances whose normalised
 head-gradient matrix has tau >= 0.42 to the primary's matrix.
 
@@ -34,7 +35,8 @@ Departures from the paper and its code, all deliberate:
   instance's tau may move by a few thousandths against fp32 (tests/test_gradts.py bounds it). The
   kept indices and every instance's tau go to ``selection_instances/*.npy`` beside selection.json.
 - A constant matrix (no ranking) gets tau 0 rather than NaN. Trial ties go to the longer prefix
-  (the paper stops only when the score decreases).
+  (the paper stops only when the score decreases). The trials' own departures and choices are
+  listed in auxrun/methods/greedy.py.
 - Artifacts are cached by content (auxrun/cache.py): a task's matrices are computed once per
   (backbone, tokenizer, task data, seed, warm-up and training settings) and reused across primaries
   and task sets, GradTS's central efficiency claim (3, 4.4). Hits and misses go to the cost ledger.
@@ -42,7 +44,6 @@ Departures from the paper and its code, all deliberate:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -54,9 +55,8 @@ from auxrun.config import MethodConfig, RunConfig
 from auxrun.errors import ConfigError
 from auxrun.importance.correlation import correlation_matrix, kendall_tau, kendall_tau_b_many
 from auxrun.importance.head_importance import LAYER_NORMS, head_gradients, normalize_importance
-from auxrun.io import write_json_atomic
 from auxrun.methods.base import Method
-from auxrun.methods.greedy import GreedyResult, greedy_prefix_trials
+from auxrun.methods.greedy import GreedyResult, TrialConfig, run_trials, validate_trial_config
 from auxrun.methods.registry import register
 from auxrun.selection import Selection
 
@@ -86,10 +86,8 @@ class GradTSThresConfig(GradTSConfig):
 
 
 @dataclass
-class GradTSTrialConfig(GradTSConfig):
+class GradTSTrialConfig(GradTSConfig, TrialConfig):  # the trial keys: auxrun/methods/greedy.py
     name: str = "gradts_trial"
-    trial_epochs: int | None = None  # epochs of each MTL trial; None: train.epochs, as the paper
-    max_tasks: int | None = None  # stop after this many auxiliaries; None: the paper's rule only
 
 
 @dataclass
@@ -134,10 +132,8 @@ class GradTSBase(Method):
             v = getattr(m, key, None)
             if v is not None and not -1.0 <= v <= 1.0:
                 raise ConfigError(f"method.{key}={v} is out of range; allowed: [-1, 1] (a Kendall's tau)")
-        for key in ("trial_epochs", "max_tasks"):
-            v = getattr(m, key, None)
-            if v is not None and v < 1:
-                raise ConfigError(f"method.{key}={v} is out of range; allowed: [1, inf] or null")
+        if isinstance(m, TrialConfig):
+            validate_trial_config(m)
 
     def __init__(self, cfg: GradTSConfig, ctx):
         super().__init__(cfg, ctx)
@@ -288,28 +284,9 @@ class GradTSBase(Method):
 
     # ---- 3.3: trials ---------------------------------------------------------------------------
 
-    def trials(self, ranking: Ranking) -> GreedyResult:
-        ctx = self.ctx
-        pool = ctx.pool
-        progress_path = ctx.run_dir / "gradts_trials.json"
-        done: dict[str, float] = {}
-        if ctx.cfg.resume and progress_path.is_file():  # a resumed run skips finished trials
-            done = json.loads(progress_path.read_text())
-
-        def score(prefix: list[str]) -> float:
-            name = "|".join(prefix)
-            if name not in done:
-                sel = Selection(
-                    method=self.name, primary=pool.primary, candidates=pool.auxiliaries, selected_tasks=prefix
-                )
-                done[name] = ctx.trial_score(sel, stage=f"trial_{len(prefix)}", epochs=self.cfg.trial_epochs)
-                write_json_atomic(progress_path, done)
-                log.info("gradts trial %d: [%s] select_dev %.2f", len(prefix), ", ".join(prefix), done[name])
-            return done[name]
-
-        main = pool.specs[pool.primary].main_metric
-        with ctx.ledger.stage("select/trials"):
-            return greedy_prefix_trials(ranking.ranked, score, metric=main, max_tasks=self.cfg.max_tasks)
+    def trials(self, ranking: Ranking) -> tuple[GreedyResult, dict[str, Any]]:
+        """The greedy trials over the ranking and their selection.json records (greedy.py)."""
+        return run_trials(self, ranking.ranked)
 
 
 @register("gradts_thres", GradTSThresConfig)
@@ -329,12 +306,8 @@ class GradTSTrial(GradTSBase):
 
     def select(self) -> Selection:
         ranking = self.rank()
-        result = self.trials(ranking)
-        extra = {
-            "trials": result.history(),
-            "trial_stopped_at": result.stopped_at,
-            **self.base_extra(ranking),
-        }
+        result, records = self.trials(ranking)
+        extra = {**records, **self.base_extra(ranking)}
         return self.selection(result.selected, scores=ranking.scores, extra=extra)
 
 
@@ -356,7 +329,7 @@ class GradTSFg(GradTSBase):
 
     def select(self) -> Selection:
         ranking = self.rank(need_instances=True)
-        result = self.trials(ranking)
+        result, records = self.trials(ranking)
         primary = ranking.importance[self.ctx.pool.primary].normalized
         kept: dict[str, list[int]] = {}
         taus_of: dict[str, np.ndarray] = {}
@@ -376,8 +349,7 @@ class GradTSFg(GradTSBase):
         extra = {
             "instance_threshold": self.cfg.instance_threshold,
             "trial_selection": result.selected,
-            "trials": result.history(),
-            "trial_stopped_at": result.stopped_at,
+            **records,
             "instances_kept": summary,
             **self.base_extra(ranking),
         }
