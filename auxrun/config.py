@@ -96,7 +96,8 @@ class DataConfig:
 class LoggerConfig:
     name: str = "csv"
     project: str = "auxrun"
-    mode: str = "offline"
+    mode: str | None = None  # wandb: online | offline | disabled; None: wandb's own settings (WANDB_MODE, login)
+    group: str | None = None  # wandb group; None: the sweep folder of a multirun
 
 
 @dataclass
@@ -115,6 +116,9 @@ class RunConfig:
     resume: bool = False
     cache_dir: str | None = None  # artifact cache; default $AUXRUN_CACHE or <repo>/.cache
     quiet: bool = False
+    # Baselines trained after the run on the same pool, seed and budget, reported beside it
+    # (results.json ``compare``): [single_task, no_sel] answers "what did the selection buy?".
+    compare: list[str] = field(default_factory=list)
 
 
 def _primary_or_default(primary, primaries, tasks) -> str:

@@ -22,9 +22,9 @@ from auxrun.io import write_json_atomic, write_text_atomic
 from auxrun.methods.registry import get_method
 from auxrun.models.backbone import load_tokenizer
 from auxrun.paths import default_cache_dir
-from auxrun.predictions import write_test_predictions
+from auxrun.predictions import write_eval_predictions, write_test_predictions
 from auxrun.reporting.console import print_choices, print_results
-from auxrun.reporting.loggers import log_run
+from auxrun.reporting.loggers import open_logger
 from auxrun.selection import Selection
 from auxrun.training.cost import CostLedger
 
@@ -68,6 +68,10 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         pool = TaskPool.load(cfg, specs)
         return run_inspect(cfg, run_dir, build_tokenizer(cfg, pool, cache_dir_of(cfg)))
 
+    if cfg.compare:
+        from auxrun.compare import check_compare
+
+        check_compare(list(cfg.compare))
     ctx = build_context(cfg, run_dir, specs, ledger)
     method = get_method(cfg.method.name)(cfg.method, ctx)
 
@@ -87,10 +91,12 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     if cfg.stage == "select":
         return selection.to_dict()
 
+    logger = open_logger(cfg, run_dir)
     with ledger.stage("train"):
         trainer = ctx.new_trainer(
             selection, "train", controller=method.controller(), checkpoint=True, progress=not cfg.quiet
         )
+        trainer.epoch_listeners.append(logger.log_epoch)
         if cfg.resume and trainer.load_checkpoint():
             log.info("resume: continuing after epoch %d", trainer.start_epoch)
         summary = trainer.fit()
@@ -109,11 +115,17 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         "cost": ledger.to_dict(),
         "cost_notes": ledger.notes,
     }
-    predictions = write_test_predictions(trainer, run_dir / "predictions")
+    predictions = write_eval_predictions(trainer, run_dir / "predictions")  # before test: same weights
+    predictions += write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
+    if cfg.compare:
+        from auxrun.compare import train_baselines
+
+        results["compare"] = train_baselines(ctx, list(cfg.compare), progress=not cfg.quiet)
+        results["cost"] = ledger.to_dict()
     write_json_atomic(run_dir / "results.json", results)
-    log_run(cfg, run_dir, results, trainer.history)
+    logger.finish(results)
     print_results(results)
     return results
 

@@ -29,6 +29,7 @@ class PaperEntry:
     metric: str
     printed: str  # the cell as printed, e.g. "78.19/84.58"
     value: float  # this measure's number
+    text: str  # the number as printed ("51.00")
 
 
 @dataclass
@@ -56,7 +57,7 @@ class PaperTable:
                 match = {**row.get("match", {}), **col.get("match", {})}
                 split = col.get("split") or row.get("split") or self.split
                 measures = self.measures.get(match.get("primary"), ["main"])
-                numbers = [float(x) for x in printed.replace(" ", "").split("/")]
+                numbers = printed.replace(" ", "").split("/")
                 if len(numbers) != len(measures):
                     raise ConfigError(
                         f"paper table {self.name}: cell '{printed}' ({row['label']}, {col['label']}) "
