@@ -96,7 +96,9 @@ class DataConfig:
 class LoggerConfig:
     name: str = "csv"
     project: str = "auxrun"
-    mode: str | None = None  # wandb: online | offline | disabled; None: wandb's own settings (WANDB_MODE, login)
+    mode: str | None = (
+        None  # wandb: online | offline | disabled; None: wandb's own settings (WANDB_MODE, login)
+    )
     group: str | None = None  # wandb group; None: the sweep folder of a multirun
 
 

@@ -63,11 +63,12 @@ class PaperTable:
                         f"paper table {self.name}: cell '{printed}' ({row['label']}, {col['label']}) "
                         f"has {len(numbers)} numbers, measures for '{match.get('primary')}' list {len(measures)}"
                     )
-                for measure, value in zip(measures, numbers):
+                for measure, text in zip(measures, numbers):
                     s, _, metric = measure.rpartition("/")
-                    out.append(
-                        PaperEntry(row["label"], col["label"], match, s or split, metric, printed, value)
+                    entry = PaperEntry(
+                        row["label"], col["label"], match, s or split, metric, printed, float(text), text
                     )
+                    out.append(entry)
         return out
 
 

@@ -154,6 +154,8 @@ def compare(cell: Cell, base: Cell, n_resamples: int = 1000, seed: int = 0) -> C
 def add_comparisons(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> None:
     index = {(c.method, c.context()): c for c in cells}
     for cell in cells:
+        if cell.method == "single_task":
+            continue  # the reference itself; no_sel is compared with single_task
         for name in BASELINES:
             base = index.get((name, cell.context()))
             if base is None or base is cell:

@@ -26,6 +26,8 @@ def chance_selected(n_candidates: int, n_selected: int, n_related: int) -> float
 
 def run_planted(run: Run) -> dict[str, Any] | None:
     """This run's planted record, or None when it has no selection or no roles for its primary."""
+    if run.method in ("single_task", "no_sel"):
+        return None  # they select nothing or everything
     roles = run.planted.get(run.primary) if run.planted else None
     sel = run.selection
     if not roles or not sel:

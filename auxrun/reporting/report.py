@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from auxrun.reporting.cells import BASELINES, Cell, add_comparisons, make_cells
-from auxrun.reporting.runs import Run, collect, varying_keys
+from auxrun.reporting.runs import Run, collect, missing_points, varying_keys
 
 CONTEXT_FIRST = ["task_set.name", "backbone.name", "primary"]
 
@@ -88,7 +88,9 @@ def _context(cell: Cell, ctx_keys: list[str]) -> tuple[str, ...]:
 
 def _column(cell: Cell) -> str:
     extra = [
-        f"{k.removeprefix('method.')}={_val(v)}" for k, v in cell.group.items() if k.startswith("method.")
+        f"{k.removeprefix('method.')}={_val(v)}"
+        for k, v in cell.group.items()
+        if k.startswith("method.") and k != "method.name"
     ]
     return cell.method + (f" ({', '.join(extra)})" if extra else "")
 
@@ -358,6 +360,18 @@ def unfinished_table(runs: list[Run], root: Path) -> tuple[list[str], list[list[
         for r in runs
         if r.results is None
     ]
+    for point in missing_points(root):  # grid points with no folder at all
+        sweep = Path(point.pop("sweep"))
+        where = str(sweep.relative_to(root)) if sweep != root else "."
+        rest = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("method", "primary", "seed"))
+        reason = "never started, or lost before Hydra made its folder" + (f" ({rest})" if rest else "")
+        row = [
+            f"{where} (no folder)",
+            point.get("method", ""),
+            point.get("primary", ""),
+            point.get("seed", ""),
+        ]
+        rows.append([*row, reason])
     return ["run", "method", "primary", "seed", "reason"], rows
 
 

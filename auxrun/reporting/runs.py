@@ -4,6 +4,7 @@ finished (a folder with a config but no ``results.json``) with the reason their 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -131,6 +132,9 @@ def collect(root: Path) -> list[Run]:
         folders.update(p.parent for p in root.rglob(marker))
     runs = []
     for folder in sorted(folders):
+        rel = folder.relative_to(root).parts if folder != root else ()
+        if any(part.startswith(".") or part in ("checkpoints", "predictions", "figures") for part in rel):
+            continue  # Hydra's .hydra/, submitit's .submitit/ and a run's own subfolders
         if (folder / "multirun.yaml").is_file() and not (folder / "config.yaml").is_file():
             continue  # a sweep folder itself
         res = _read_json(folder / "results.json") if (folder / "results.json").is_file() else None
@@ -172,3 +176,58 @@ def varying_keys(runs: list[Run]) -> list[str]:
         elif len({repr(r.config.get(k, "<unset>")) for r in runs}) > 1:
             out.append(k)
     return out
+
+
+def _split_values(value: str) -> list[str]:
+    """Hydra's sweep syntax ``a,b,c`` (commas inside brackets or quotes belong to one value)."""
+    out, depth, cur, quote = [], 0, "", None
+    for ch in str(value):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[({":
+            depth += 1
+        elif ch in "])}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [*out, cur.strip()]
+
+
+def missing_points(root: Path) -> list[dict[str, str]]:
+    """Sweep points that have no folder at all (never launched, or lost before Hydra made one): the grid
+    of each ``multirun.yaml`` below ``root`` (its sweeper params, the command line winning) against
+    the overrides each job folder records in ``.hydra/overrides.yaml``."""
+    missing = []
+    for mr in sorted(root.rglob("multirun.yaml")):
+        try:
+            hc = (yaml.safe_load(mr.read_text()) or {}).get("hydra", {})
+        except yaml.YAMLError:
+            continue
+        params = {k: _split_values(v) for k, v in ((hc.get("sweeper") or {}).get("params") or {}).items()}
+        for o in (hc.get("overrides") or {}).get("task", []):
+            key, _, value = o.partition("=")
+            if key.startswith(("+", "~")) or key.startswith("hydra"):
+                continue
+            params[key] = _split_values(value)
+        swept = {k: v for k, v in params.items() if len(v) > 1}
+        if not swept:
+            continue
+        done = set()
+        for ov in mr.parent.glob("*/.hydra/overrides.yaml"):
+            got = dict(o.partition("=")[::2] for o in (yaml.safe_load(ov.read_text()) or []))
+            done.add(tuple(_norm(got.get(k)) for k in swept))
+        for values in itertools.product(*swept.values()):
+            if tuple(_norm(v) for v in values) not in done:
+                fixed = {k: v[0] for k, v in params.items() if k == "primary" and len(v) == 1}
+                missing.append({"sweep": str(mr.parent), **fixed, **dict(zip(swept, values))})
+    return missing
+
+
+def _norm(v: Any) -> str:
+    s = str(v).strip()
+    return {"True": "true", "False": "false"}.get(s, s)
