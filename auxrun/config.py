@@ -96,9 +96,8 @@ class DataConfig:
 class LoggerConfig:
     name: str = "csv"
     project: str = "auxrun"
-    mode: str | None = (
-        None  # wandb: online | offline | disabled; None: wandb's own settings (WANDB_MODE, login)
-    )
+    # wandb: online | offline | disabled; None: wandb's own settings (WANDB_MODE, `wandb login`)
+    mode: str | None = None
     group: str | None = None  # wandb group; None: the sweep folder of a multirun
 
 

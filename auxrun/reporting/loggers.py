@@ -12,6 +12,7 @@ and logs only the epochs it trains. Online or offline is wandb's own decision (`
 from __future__ import annotations
 
 import atexit
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class WandbLogger(NullLogger):
         from auxrun.io import write_text_atomic
 
         id_path = Path(run_dir) / "wandb_id"
-        run_id = id_path.read_text().strip() if id_path.is_file() else wandb.util.generate_id()
+        run_id = id_path.read_text().strip() if id_path.is_file() else secrets.token_hex(4)
         if not id_path.is_file():
             write_text_atomic(id_path, run_id + "\n")
         kwargs: dict[str, Any] = {"mode": cfg.logger.mode} if cfg.logger.mode else {}
