@@ -26,7 +26,9 @@ PAPER_TABLES = {
 def sweep_params(name: str) -> dict[str, list[str]]:
     raw = yaml.safe_load((CONF_DIR / "experiment" / f"{name}.yaml").read_text())
     params = raw["hydra"]["sweeper"]["params"]
-    return {k: [v.strip() for v in str(val).split(",")] for k, val in params.items()}
+    from auxrun.reporting.runs import _split_values
+
+    return {k: _split_values(val) for k, val in params.items()}
 
 
 def sweep_points(name: str) -> list[list[str]]:
@@ -52,7 +54,7 @@ def test_every_experiment_composes_and_every_point_validates(name):
     assert points, f"{name} sweeps nothing"
     skipped, checked = set(), 0
     for point in points:
-        method = next(o.split("=", 1)[1] for o in point if o.startswith("method="))
+        method = next((o.split("=", 1)[1] for o in point if o.startswith("method=")), base.method.name)
         if method not in METHODS:
             skipped.add(method)
             continue
@@ -70,8 +72,9 @@ def test_every_experiment_composes_and_every_point_validates(name):
             node = cfg
             for part in key.split("."):
                 node = getattr(node, part)
-            got = node.name if hasattr(node, "name") and not isinstance(node, str) else node
-            assert str(got) == value, (name, o, got)
+            got = node.name if hasattr(node, "name") and not isinstance(node, str | list) else node
+            got = "[" + ",".join(got) + "]" if isinstance(got, list) else str(got)
+            assert got == value, (name, o, got)
         checked += 1
     if skipped:
         pytest.skip(f"{name}: {checked} points composed; not registered on this branch: {sorted(skipped)}")

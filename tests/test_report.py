@@ -30,13 +30,14 @@ def make_run(
     task_set="toy",
     extra_cfg=None,
     cost=(1000, 2000),
+    tasks=("a", "r", "u", "n"),
 ):
     """A run folder as auxrun writes it: config.yaml, results.json, selection.json, dev predictions."""
     folder.mkdir(parents=True)
     cfg = {
         "method": {"name": method, **(extra_cfg or {})},
         "backbone": {"name": backbone},
-        "task_set": {"name": task_set, "tasks": ["a", "r", "u", "n"], "planted": PLANTED},
+        "task_set": {"name": task_set, "tasks": list(tasks), "planted": PLANTED},
         "train": {"lr": lr, "epochs": 3},
         "primary": primary,
         "seed": seed,
@@ -58,7 +59,7 @@ def make_run(
     sel = {
         "method": method,
         "primary": primary,
-        "candidates": ["r", "u", "n"],
+        "candidates": [t for t in tasks if t != primary],
         "selected_tasks": selected if selected is not None else [],
         "scores": scores or {},
     }

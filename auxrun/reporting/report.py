@@ -408,6 +408,38 @@ def paper_section(experiment: str | None, cells: list[Cell], fmt: str, explicit:
     return intro + note + "\n\n" + render(header, rows, fmt)
 
 
+def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
+    """The measured-transfer truth table and the selectors scored against it, when truth runs exist."""
+    from auxrun.reporting.truth import selector_table, truth_gains, truth_table
+
+    truth = truth_gains(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
+    if not truth:
+        return []
+    planted = next((r.planted for r in runs if r.planted), {})
+    md = [
+        "## Measured transfer",
+        "",
+        "Each auxiliary's gain: primary + auxiliary against the primary alone (same settings), mean over "
+        "shared seeds of the dev difference; helpful or harmful only where the intervals exclude 0. "
+        "`planted`: the pool's own roles, where it has them.",
+        "",
+        render(*truth_table(truth, planted), "md"),
+    ]
+    sheader, srows = selector_table(runs, truth)
+    if srows:
+        md += [
+            "## Selectors against the measured transfer",
+            "",
+            "Rank correlation of each method's task scores with the measured gains, precision and recall of its "
+            "selection against the helpful set, and whether it selected nothing where nothing helps; mean over "
+            "runs (how many in brackets). Cost: selection + training, and its ratio to the whole measurement "
+            "for that primary (all truth runs of one seed).",
+            "",
+            render(sheader, srows, "md"),
+        ]
+    return md
+
+
 def write_report(data: dict[str, Any], args) -> Path:
     from auxrun.io import write_text_atomic
     from auxrun.reporting.planted import planted_table
@@ -456,6 +488,7 @@ def write_report(data: dict[str, Any], args) -> Path:
             "",
             render(planted_header, planted_rows, "md"),
         ]
+    md += truth_sections(runs, cells, args)
     cheader, crows, panels = cost_table(keys, cells)
     if crows:
         fig = cost_frontier_figure(

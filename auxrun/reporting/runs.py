@@ -153,7 +153,9 @@ def collect(root: Path) -> list[Run]:
             config["primary"] = res.get("primary")
         sel = folder / "selection.json"
         run.selection = _read_json(sel) if sel.is_file() else None
-        if res is None:
+        if res is None and config.get("stage") == "select" and run.selection is not None:
+            run.reason = "selection only (stage=select)"
+        elif res is None:
             run.reason = failure_reason(folder) or (
                 "no results.json and no error in the log (still running, killed, or never started)"
             )
