@@ -393,7 +393,10 @@ def paper_section(experiment: str | None, cells: list[Cell], fmt: str, explicit:
     from auxrun.reporting.paper_layout import paper_table
 
     if experiment is None or experiment not in paper_tables.available():
-        if explicit and experiment is not None and experiment != "toy_planted":
+        from auxrun.paths import CONF_DIR
+
+        is_experiment = experiment is not None and (CONF_DIR / "experiment" / f"{experiment}.yaml").is_file()
+        if explicit and not is_experiment:  # toy_planted and transfer_truth have no paper table
             raise SystemExit(
                 f"auxrun-report: no paper table '{experiment}'; available: {paper_tables.available()}"
             )

@@ -68,7 +68,16 @@ def selection_matrix_figure(
     for i in range(len(primaries)):
         for j in range(len(candidates)):
             if not np.isnan(score[i, j]):
-                ax.text(j, i, f"{score[i, j]:.2f}", ha="center", va="center", fontsize=7)
+                dark = not np.isnan(share[i, j]) and share[i, j] > 0.6
+                ax.text(
+                    j,
+                    i,
+                    f"{score[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
             elif np.isnan(share[i, j]):
                 ax.text(j, i, "-", ha="center", va="center", fontsize=7, color="grey")
     ax.set_xlabel("candidate auxiliary")

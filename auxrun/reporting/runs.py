@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-# Keys that say where or how a run was launched, not what it computed: they never split a cell.
-NOT_GROUPING = {"seed", "resume", "quiet", "cache_dir", "stage", "selection"}
+# Keys that say where or how a run was launched, not what it computed (compare: baselines trained
+# after the run, which leave its own scores alone): they never split a cell.
+NOT_GROUPING = {"seed", "resume", "quiet", "cache_dir", "stage", "selection", "compare"}
 
 
 @dataclass
