@@ -263,3 +263,28 @@ def test_csv_and_empty_folder(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1] == "toy,tiny,a,accuracy,80.00 (n=1)"
     with pytest.raises(SystemExit):
         main([str(tmp_path / "0" / "nothing")])
+
+
+def test_score_against_n_is_drawn_from_runs_with_n_samples(tmp_path):
+    for i, (n, acc) in enumerate([(500, 70.0), (1000, 72.0), (2000, 75.0)]):
+        for method in ("fastmtl", "random_sampling"):
+            make_run(
+                tmp_path / f"{method}{i}",
+                method,
+                1,
+                acc - (method == "random_sampling"),
+                extra_cfg={"n_samples": n},
+            )
+    make_run(tmp_path / "st", "single_task", 1, 65.0)
+    main([str(tmp_path), "--out", str(tmp_path / "rep")])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "![score vs N](figures/score_vs_n.png)" in md
+    assert (tmp_path / "rep" / "figures" / "score_vs_n.png").stat().st_size > 1000
+    cells = read_csv(tmp_path / "rep" / "cells.csv")
+    assert sorted(
+        (c["method.name"], c["method.n_samples"]) for c in cells if c["method.name"] == "fastmtl"
+    ) == [
+        ("fastmtl", "1000"),
+        ("fastmtl", "2000"),
+        ("fastmtl", "500"),
+    ]
