@@ -54,9 +54,13 @@ class Run:
         return None if value is None else float(value)
 
     def cost(self, what: str = "examples_backward") -> float:
-        """Selection plus training, from the ledger (the data stage and baselines are not counted)."""
+        """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
+        the data stage and the ``compare`` baselines are not the method's cost."""
         cost = (self.results or {}).get("cost", {})
-        return float(sum(cost.get(s, {}).get(what, 0) or 0 for s in ("select", "train")))
+        stages = [
+            s for s in cost if "/" not in s and s not in ("data", "other") and not s.startswith("compare")
+        ]
+        return float(sum(cost[s].get(what, 0) or 0 for s in stages))
 
     def predictions(self, split: str = "dev") -> dict[str, Any] | None:
         path = self.path / "predictions" / f"{self.primary}_{split}.json"
