@@ -46,4 +46,5 @@ def test_wandb_run_id_survives_a_resume(tmp_path, monkeypatch):
     again = open_logger(cfg, tmp_path)  # what resume=true does in the same run folder
     assert again.run.id == run_id == (tmp_path / "wandb_id").read_text().strip()
     again.finish({"best": {}, "best_epoch": None})
-    assert len(list((tmp_path / "wandb").glob(f"offline-run-*-{run_id}"))) == 2
+    folders = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert folders and all(f.name.endswith(f"-{run_id}") for f in folders)  # one run id on disk

@@ -56,7 +56,7 @@ class Run:
     def cost(self, what: str = "examples_backward") -> float:
         """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
         the data stage and the ``compare`` baselines are not the method's cost."""
-        cost = (self.results or {}).get("cost", {})
+        cost = (self.results or {}).get("cost") or (self.selection or {}).get("cost") or {}  # stage=select
         stages = [
             s for s in cost if "/" not in s and s not in ("data", "other") and not s.startswith("compare")
         ]
