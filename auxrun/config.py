@@ -116,7 +116,9 @@ class DataConfig:
 class LoggerConfig:
     name: str = "csv"
     project: str = "auxrun"
-    mode: str = "offline"
+    # wandb: online | offline | disabled; None: wandb's own settings (WANDB_MODE, `wandb login`)
+    mode: str | None = None
+    group: str | None = None  # wandb group; None: the sweep folder of a multirun
 
 
 @dataclass
@@ -137,6 +139,9 @@ class RunConfig:
         None  # artifact cache; default $AUXRUN_CACHE, <checkout>/.cache or ~/.cache/auxrun
     )
     quiet: bool = False
+    # Baselines trained after the run on the same pool, seed and budget, reported beside it
+    # (results.json ``compare``): [single_task, no_sel] answers "what did the selection buy?".
+    compare: list[str] = field(default_factory=list)
 
 
 def _primary_or_default(primary, primaries, tasks) -> str:

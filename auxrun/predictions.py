@@ -37,3 +37,23 @@ def write_test_predictions(trainer: MTLTrainer, out_dir: Path) -> list[Path]:
             write_text_atomic(path, "index\tprediction\n" + "".join(f"{u}\t{p}\n" for u, p in pairs))
             written.append(path)
     return written
+
+
+def write_eval_predictions(trainer: MTLTrainer, out_dir: Path) -> list[Path]:
+    """The primary's native predictions at the best epoch on each labelled reported split (dev, ...),
+    with the gold labels and example ids, as ``<task>_<split>.json``: what the report's paired
+    bootstrap compares run against run, example by example. select_dev is the methods' own split."""
+    from auxrun.io import write_json_atomic
+
+    task, pool = trainer.primary, trainer.pool
+    epoch = trainer.best["epoch"] if trainer.best else None
+    written = []
+    for split, preds in trainer.best_predictions.items():
+        if split == "select_dev":
+            continue
+        data = pool.split(task, split)
+        path = out_dir / f"{task}_{split}.json"
+        record = {"task": task, "split": split, "best_epoch": epoch, "uids": list(data.uids)}
+        write_json_atomic(path, {**record, "gold": list(data.gold), "predictions": list(preds)})
+        written.append(path)
+    return written

@@ -22,10 +22,10 @@ from auxrun.io import write_json_atomic, write_text_atomic
 from auxrun.methods.registry import get_method
 from auxrun.models.backbone import load_tokenizer
 from auxrun.paths import default_cache_dir
-from auxrun.predictions import write_test_predictions
+from auxrun.predictions import write_eval_predictions, write_test_predictions
 from auxrun.provenance import provenance
 from auxrun.reporting.console import print_choices, print_results
-from auxrun.reporting.loggers import log_run
+from auxrun.reporting.loggers import open_logger
 from auxrun.selection import Selection
 from auxrun.training import distributed
 from auxrun.training.cost import CostLedger
@@ -79,6 +79,10 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         pool = TaskPool.load(cfg, specs)
         return run_inspect(cfg, run_dir, build_tokenizer(cfg, pool, cache_dir_of(cfg)))
 
+    if cfg.compare:
+        from auxrun.compare import check_compare
+
+        check_compare(list(cfg.compare))
     ctx = build_context(cfg, run_dir, specs, ledger)
     method = get_method(cfg.method.name)(cfg.method, ctx)
 
@@ -101,10 +105,13 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         return selection.to_dict()
 
     controller = method.controller()
+    logger = open_logger(cfg, run_dir) if main else None  # rank 0 logs
     with ledger.stage("train"):
         trainer = ctx.new_trainer(
             selection, "train", controller=controller, checkpoint=True, progress=not cfg.quiet
         )
+        if logger is not None:
+            trainer.epoch_listeners.append(logger.log_epoch)
         if cfg.resume and trainer.load_checkpoint():
             log.info("resume: continuing after epoch %d", trainer.start_epoch)
         summary = trainer.fit()
@@ -113,6 +120,8 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         mtl = {"best": summary["best"], "best_epoch": summary["best_epoch"], "epochs": trainer.epochs}
         with ledger.stage("finetune"):
             trainer = finetune_trainer(ctx, trainer, cfg.train.finetune_primary_epochs)
+            if logger is not None:
+                trainer.epoch_listeners.append(logger.log_epoch)
             if cfg.resume and trainer.load_checkpoint():
                 log.info("resume: fine-tuning continues after epoch %d", trainer.start_epoch)
             summary = trainer.fit()
@@ -144,11 +153,17 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         from auxrun.reporting.history_figures import plot_histories
 
         plot_histories(results, run_dir / "figures")
-    predictions = write_test_predictions(trainer, run_dir / "predictions")
+    predictions = write_eval_predictions(trainer, run_dir / "predictions")  # before test: same weights
+    predictions += write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
+    if cfg.compare:
+        from auxrun.compare import train_baselines
+
+        results["compare"] = train_baselines(ctx, list(cfg.compare), progress=not cfg.quiet)
+        results["cost"] = ledger.to_dict()
     write_json_atomic(run_dir / "results.json", results)
-    log_run(cfg, run_dir, results, trainer.history)
+    logger.finish(results)
     print_results(results)
     return results
 

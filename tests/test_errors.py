@@ -200,7 +200,9 @@ def test_unknown_key_added_with_plus_is_rejected():
 
 
 def test_hydra_composition_errors_are_one_line():
-    line = _one_line(_cli(["method=bogus"]), "Could not find 'method/bogus'", "no_sel, random_sampling, single_task")
+    line = _one_line(
+        _cli(["method=bogus"]), "Could not find 'method/bogus'", "no_sel, random_sampling, single_task"
+    )
     assert "_schema" not in line
     _one_line(_cli(["train.epochs=abc"]), "train.epochs=abc", "could not be converted to Integer")
 

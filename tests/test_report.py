@@ -1,47 +1,290 @@
-"""auxrun-report: results.json files of a sweep as one comparison table."""
+"""auxrun-report on hand-made run folders: cells by full config, missing points, the bootstrap
+against baselines by hand, the planted score, the paper layout and the report folder."""
 
+import csv
 import json
+from math import comb
 
+import numpy as np
 import pytest
+import yaml
 
+from auxrun.eval.bootstrap import resample_indices
 from auxrun.reporting.report import main
 
+GOLD = [i % 2 for i in range(40)]
+PLANTED = {"a": {"related": ["r"], "unrelated": ["u"], "noise": ["n"]}}
 
-def _result(folder, method, seed, acc, pool=("a", "b")):
+
+def make_run(
+    folder,
+    method,
+    seed,
+    acc,
+    lr=1e-3,
+    preds=None,
+    selected=None,
+    scores=None,
+    primary="a",
+    backbone="tiny",
+    task_set="toy",
+    extra_cfg=None,
+    cost=(1000, 2000),
+    tasks=("a", "r", "u", "n"),
+):
+    """A run folder as auxrun writes it: config.yaml, results.json, selection.json, dev predictions."""
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(
-        json.dumps(
-            {
-                "method": method,
-                "primary": "a",
-                "task_set": "toy",
-                "pool": list(pool),
-                "backbone": "tiny",
-                "seed": seed,
-                "main_metric": "accuracy",
-                "best": {"dev": {"accuracy": acc}},
-                "cost": {"select": {"wall_s": 1.0}, "train": {"wall_s": 2.0 * seed}},
-            }
-        )
-    )
+    cfg = {
+        "method": {"name": method, **(extra_cfg or {})},
+        "backbone": {"name": backbone},
+        "task_set": {"name": task_set, "tasks": list(tasks), "planted": PLANTED},
+        "train": {"lr": lr, "epochs": 3},
+        "primary": primary,
+        "seed": seed,
+        "cache_dir": f"/somewhere/{seed}",  # never splits a cell
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    results = {
+        "method": method,
+        "primary": primary,
+        "seed": seed,
+        "main_metric": "accuracy",
+        "best": {"dev": {"accuracy": acc}},
+        "cost": {
+            "select": {"wall_s": 1.0, "examples_backward": cost[0]},
+            "train": {"wall_s": 2.0, "examples_backward": cost[1]},
+        },
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+    sel = {
+        "method": method,
+        "primary": primary,
+        "candidates": [t for t in tasks if t != primary],
+        "selected_tasks": selected if selected is not None else [],
+        "scores": scores or {},
+    }
+    (folder / "selection.json").write_text(json.dumps(sel))
+    if preds is not None:
+        (folder / "predictions").mkdir()
+        record = {
+            "task": primary,
+            "split": "dev",
+            "uids": list(range(len(GOLD))),
+            "gold": GOLD,
+            "predictions": preds,
+        }
+        (folder / "predictions" / f"{primary}_dev.json").write_text(json.dumps(record))
 
 
-def test_markdown_table_mean_sd_over_seeds(tmp_path, capsys):
-    _result(tmp_path / "0", "no_sel", 1, 80.0)
-    _result(tmp_path / "1", "no_sel", 2, 90.0)
-    _result(tmp_path / "2", "single_task", 1, 70.0)
-    _result(tmp_path / "3", "single_task", 1, 60.0, pool=("a",))  # another pool: its own row
+def flip(k, offset=0):
+    """GOLD with k predictions wrong (from ``offset``)."""
+    return [1 - g if offset <= i < offset + k else g for i, g in enumerate(GOLD)]
+
+
+def read_csv(path):
+    return list(csv.DictReader(path.open()))
+
+
+def test_runs_that_differ_only_in_lr_land_in_different_cells(tmp_path, capsys):
+    make_run(tmp_path / "0", "no_sel", 1, 80.0, lr=1e-3)
+    make_run(tmp_path / "1", "no_sel", 2, 90.0, lr=1e-3)
+    make_run(tmp_path / "2", "no_sel", 1, 60.0, lr=5e-4)
     main([str(tmp_path)])
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "| task_set | primary | backbone | metric | no_sel | single_task |"
-    assert out[2] == "| toy (1 tasks) | a | tiny | accuracy |  | 60.00 |"
-    assert out[3] == "| toy (2 tasks) | a | tiny | accuracy | 85.00 ± 7.07 (n=2) | 70.00 |"
-    assert out[4] == "|  | mean wall time (s) |  |  | 4.0 | 3.0 |"
+    assert out[0] == "| task_set | backbone | primary | train.lr | metric | no_sel |"
+    assert out[2:4] == [
+        "| toy | tiny | a | 0.0005 | accuracy | 60.00 (n=1) |",
+        "| toy | tiny | a | 0.001 | accuracy | 85.00 ± 7.07 (n=2) |",
+    ]
+
+
+def test_method_keys_split_only_their_own_method(tmp_path):
+    make_run(tmp_path / "0", "gradts_thres", 1, 70.0, extra_cfg={"threshold": 0.47})
+    make_run(tmp_path / "1", "gradts_thres", 1, 72.0, extra_cfg={"threshold": 0.3})
+    make_run(tmp_path / "2", "single_task", 1, 60.0)
+    main([str(tmp_path), "--out", str(tmp_path / "rep")])
+    cells = read_csv(tmp_path / "rep" / "cells.csv")
+    assert sorted((c["method.name"], c["method.threshold"], c["mean"]) for c in cells) == [
+        ("gradts_thres", "0.3", "72.0000"),
+        ("gradts_thres", "0.47", "70.0000"),
+        ("single_task", "", "60.0000"),
+    ]
+
+
+def test_missing_and_failed_points_are_listed(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    make_run(sweep / "0_toy_single_task_a", "single_task", 1, 60.0)
+    failed = sweep / "1_toy_no_sel_a"
+    (failed / ".hydra").mkdir(parents=True)
+    (failed / "config.yaml").write_text(
+        yaml.safe_dump({"method": {"name": "no_sel"}, "primary": "a", "seed": 1})
+    )
+    (failed / "cli.log").write_text(
+        "[INFO] - epoch 1\n[ERROR] - CUDA out of memory. Tried to allocate 2 GiB\n"
+    )
+    hydra = {
+        "hydra": {
+            "sweeper": {"params": {"seed": "1,2"}},
+            "overrides": {"task": ["method=single_task,no_sel"]},
+        }
+    }
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump(hydra))
+    for folder, ov in [
+        ("0_toy_single_task_a", ["method=single_task", "seed=1"]),
+        ("1_toy_no_sel_a", ["method=no_sel", "seed=1"]),
+    ]:
+        (sweep / folder / ".hydra").mkdir(exist_ok=True)
+        (sweep / folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(ov))
+    main([str(sweep), "--out", str(tmp_path / "rep")])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| 1_toy_no_sel_a | no_sel | a | 1 | [ERROR] - CUDA out of memory. Tried to allocate 2 GiB |" in md
+    never = [line for line in md.splitlines() if "(no folder)" in line]
+    assert sorted(line.split(" | ")[1:4] for line in never) == [["no_sel", "", "2"], ["single_task", "", "2"]]
+    runs = read_csv(tmp_path / "rep" / "runs.csv")
+    assert [(r["method"], r["status"]) for r in runs] == [
+        ("single_task", "finished"),
+        ("no_sel", "unfinished"),
+    ]
+
+
+def test_bootstrap_against_baselines_equals_a_hand_computation(tmp_path):
+    ours = {1: flip(4), 2: flip(6, 10), 3: flip(2, 20)}
+    base = {1: flip(10), 2: flip(8, 5), 3: flip(12, 25)}
+    for s in (1, 2, 3):
+        acc = lambda p: 100 * np.mean(np.array(p) == np.array(GOLD))  # noqa: E731
+        make_run(tmp_path / f"m{s}", "gradts_trial", s, acc(ours[s]), preds=ours[s])
+        make_run(tmp_path / f"b{s}", "single_task", s, acc(base[s]), preds=base[s])
+    main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "300", "--bootstrap-seed", "7"])
+    row = next(c for c in read_csv(tmp_path / "rep" / "cells.csv") if c["method.name"] == "gradts_trial")
+    # by hand: per-example correctness differences, averaged over seeds, on the same resamples
+    g = np.array(GOLD)
+    d = np.mean(
+        [(np.array(ours[s]) == g).astype(float) - (np.array(base[s]) == g) for s in (1, 2, 3)], axis=0
+    )
+    diffs = 100 * d[resample_indices(len(GOLD), 300, 7)].mean(axis=1)
+    assert float(row["single_task_diff"]) == pytest.approx(100 * d.mean(), abs=1e-4)
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    assert (float(row["single_task_ci_low"]), float(row["single_task_ci_high"])) == pytest.approx(
+        (lo, hi), abs=1e-4
+    )
+    p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
+    assert float(row["single_task_p"]) == pytest.approx(p, abs=1e-4)
+    assert lo > 0  # the examples alone say better, but the seeds disagree by more than the gain:
+    # per-seed differences 15, 5, 25: t-interval 15 +- 4.303 * 10 / sqrt(3) holds 0
+    assert row["single_task_verdict"] == "inside the noise"
+    assert row["no_sel_diff"] == ""  # no no_sel runs
+
+
+def test_a_gain_inside_the_seed_noise_is_marked(tmp_path):
+    # identical predictions within each seed pair but scores that disagree across seeds
+    for s, (a, b) in enumerate([(70.0, 60.0), (60.0, 70.0), (66.0, 65.0)], start=1):
+        make_run(tmp_path / f"m{s}", "gradts_trial", s, a)
+        make_run(tmp_path / f"b{s}", "single_task", s, b)
+    main([str(tmp_path), "--out", str(tmp_path / "rep")])
+    row = next(c for c in read_csv(tmp_path / "rep" / "cells.csv") if c["method.name"] == "gradts_trial")
+    assert float(row["single_task_diff"]) == pytest.approx(1 / 3, abs=1e-4)
+    assert row["single_task_verdict"] == "inside the noise" and row["single_task_ci_low"] == ""
+
+
+def test_planted_score_and_chance(tmp_path):
+    make_run(tmp_path / "0", "gradts_thres", 1, 70.0, selected=["r"], scores={"r": 0.9, "u": 0.1, "n": 0.2})
+    make_run(
+        tmp_path / "1", "gradts_thres", 2, 70.0, selected=["u", "n"], scores={"r": 0.1, "u": 0.5, "n": 0.4}
+    )
+    make_run(tmp_path / "2", "gradts_thres", 3, 70.0, selected=[], scores={"r": 0.3, "u": 0.5, "n": 0.3})
+    main([str(tmp_path), "--out", str(tmp_path / "rep")])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    chance = (1 / 3 + (1 - comb(2, 2) / comb(3, 2)) + 0) / 3  # k = 1, 2, 0 of K = 3 with one related
+    assert f"| gradts_thres | all | 3 | 1/3 | {chance:.2f} | 1/3 | 0.50 (3) | 0.50 |" in md
+
+
+def test_paper_layout_puts_ours_beside_the_paper(tmp_path, capsys):
+    make_run(
+        tmp_path / "0", "gradts_thres", 1, 54.0, primary="cola", backbone="bert_base_cased", task_set="glue8"
+    )
+    make_run(
+        tmp_path / "1", "gradts_thres", 2, 55.0, primary="cola", backbone="bert_base_cased", task_set="glue8"
+    )
+    for f in ("0", "1"):  # CoLA's main metric is mcc
+        res = json.loads((tmp_path / f / "results.json").read_text())
+        res["main_metric"], res["best"]["dev"] = "mcc", {"mcc": res["best"]["dev"]["accuracy"]}
+        (tmp_path / f / "results.json").write_text(json.dumps(res))
+    main([str(tmp_path), "--experiment", "gradts_table9"])
+    out = capsys.readouterr().out
+    assert "| CoLA | 54.69 / 54.50 (-0.19) | 55.24 / – | 58.38 / – |" in out
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--experiment", "gradts_table99"])
+
+
+def test_report_folder_holds_tables_csvs_and_figures(tmp_path):
+    make_run(tmp_path / "0", "single_task", 1, 60.0, cost=(0, 500))
+    make_run(tmp_path / "1", "no_sel", 1, 80.0, cost=(0, 4000))
+    make_run(
+        tmp_path / "2",
+        "gradts_trial",
+        1,
+        75.0,
+        selected=["r"],
+        scores={"r": 0.5, "u": 0.1, "n": 0.0},
+        cost=(3000, 800),
+    )
+    (tmp_path / "2" / "figures").mkdir()
+    (tmp_path / "2" / "figures" / "task_correlation.png").write_bytes(b"\x89PNG fake")
+    out = tmp_path / "rep"
+    main([str(tmp_path), "--out", str(out), "--format", "latex"])
+    md = (out / "report.md").read_text()
+    for section in (
+        "## Scores",
+        "## Against the baselines",
+        "## Planted score",
+        "## Score against cost",
+        "## Selections",
+    ):
+        assert section in md
+    assert (out / "figures" / "cost_frontier.png").stat().st_size > 1000
+    assert (out / "figures" / "selection_gradts_trial_toy_tiny.png").is_file()
+    assert (out / "figures" / "runs" / "2" / "task_correlation.png").is_file()
+    assert "\\begin{tabular}" in (out / "table.tex").read_text()
+    runs = read_csv(out / "runs.csv")
+    assert list(runs[0])[:6] == ["run", "status", "primary", "method", "seed", "main_metric"]
+    assert {r["method"]: r["cost_examples_backward"] for r in runs} == {
+        "single_task": "500",
+        "no_sel": "4000",
+        "gradts_trial": "3800",
+    }
+    # the frontier: single_task (cheapest), gradts_trial (cheaper than no_sel, worse), no_sel (best)
+    frontier = [line for line in md.splitlines() if line.endswith("| yes |")]
+    assert len(frontier) == 3
 
 
 def test_csv_and_empty_folder(tmp_path, capsys):
-    _result(tmp_path / "0", "no_sel", 1, 80.0)
+    make_run(tmp_path / "0", "no_sel", 1, 80.0)
     main([str(tmp_path), "--format", "csv"])
-    assert capsys.readouterr().out.splitlines()[1] == "toy (2 tasks),a,tiny,accuracy,80.00"
+    assert capsys.readouterr().out.splitlines()[1] == "toy,tiny,a,accuracy,80.00 (n=1)"
     with pytest.raises(SystemExit):
         main([str(tmp_path / "0" / "nothing")])
+
+
+def test_score_against_n_is_drawn_from_runs_with_n_samples(tmp_path):
+    for i, (n, acc) in enumerate([(500, 70.0), (1000, 72.0), (2000, 75.0)]):
+        for method in ("fastmtl", "random_sampling"):
+            make_run(
+                tmp_path / f"{method}{i}",
+                method,
+                1,
+                acc - (method == "random_sampling"),
+                extra_cfg={"n_samples": n},
+            )
+    make_run(tmp_path / "st", "single_task", 1, 65.0)
+    main([str(tmp_path), "--out", str(tmp_path / "rep")])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "![score vs N](figures/score_vs_n.png)" in md
+    assert (tmp_path / "rep" / "figures" / "score_vs_n.png").stat().st_size > 1000
+    cells = read_csv(tmp_path / "rep" / "cells.csv")
+    assert sorted(
+        (c["method.name"], c["method.n_samples"]) for c in cells if c["method.name"] == "fastmtl"
+    ) == [
+        ("fastmtl", "1000"),
+        ("fastmtl", "2000"),
+        ("fastmtl", "500"),
+    ]

@@ -51,20 +51,42 @@ def paired_bootstrap(
     level: float = 0.95,
     alternative: str = "two-sided",
 ) -> BootstrapResult:
-    if not (len(gold) == len(pred_a) == len(pred_b)) or len(gold) == 0:
-        raise ValueError(
-            f"paired bootstrap needs equal, non-empty lengths: {len(gold)}, {len(pred_a)}, {len(pred_b)}"
-        )
+    return paired_bootstrap_seeds(metric, gold, [(pred_a, pred_b)], n_resamples, seed, level, alternative)
+
+
+def paired_bootstrap_seeds(
+    metric: str,
+    gold: Sequence,
+    pairs: Sequence[tuple[Sequence, Sequence]],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    alternative: str = "two-sided",
+) -> BootstrapResult:
+    """The paired bootstrap of A against B over the examples, where each system ran with several seeds:
+    ``pairs`` holds (A's predictions, B's predictions) for each seed both ran with. Every resample
+    draws one set of example indices and scores each pair on it; the statistic is the mean over seeds
+    of metric(A) - metric(B), so the interval covers example sampling with the seeds averaged."""
+    if not pairs:
+        raise ValueError("paired bootstrap needs at least one pair of predictions")
     if alternative not in ("two-sided", "greater"):
         raise ValueError(f"alternative='{alternative}' is not one of ['two-sided', 'greater']")
+    gold = list(gold)
+    for pred_a, pred_b in pairs:
+        if not (len(gold) == len(pred_a) == len(pred_b)) or len(gold) == 0:
+            raise ValueError(
+                f"paired bootstrap needs equal, non-empty lengths: {len(gold)}, {len(pred_a)}, {len(pred_b)}"
+            )
     fn = METRICS[metric]
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
-    gold, pred_a, pred_b = list(gold), list(pred_a), list(pred_b)
-    gain = sign * (fn(gold, pred_a) - fn(gold, pred_b))
+    pairs = [(list(a), list(b)) for a, b in pairs]
+    gain = float(np.mean([sign * (fn(gold, a) - fn(gold, b)) for a, b in pairs]))
     diffs = np.empty(n_resamples)
     for r, idx in enumerate(resample_indices(len(gold), n_resamples, seed)):
         g = [gold[i] for i in idx]
-        diffs[r] = sign * (fn(g, [pred_a[i] for i in idx]) - fn(g, [pred_b[i] for i in idx]))
+        diffs[r] = np.mean(
+            [sign * (fn(g, [a[i] for i in idx]) - fn(g, [b[i] for i in idx])) for a, b in pairs]
+        )
     tail = (1 - level) / 2
     lo, hi = np.quantile(diffs, [tail, 1 - tail])
     not_better = float(np.mean(diffs <= 0))
@@ -72,4 +94,4 @@ def paired_bootstrap(
         p = not_better
     else:
         p = min(1.0, 2 * min(not_better, float(np.mean(diffs >= 0))))
-    return BootstrapResult(float(gain), float(lo), float(hi), p, len(gold), n_resamples, level)
+    return BootstrapResult(gain, float(lo), float(hi), p, len(gold), n_resamples, level)

@@ -51,3 +51,35 @@ def print_results(results: dict[str, Any]) -> None:
         )
     console.print(c)
     console.print(f"training tasks: {', '.join(results['training_tasks'])}")
+    if results.get("compare"):
+        print_comparison(results)
+
+
+def print_comparison(results: dict[str, Any]) -> None:
+    """The run beside its baselines (``compare``): what the selection bought on dev."""
+    main, primary = results["main_metric"], results["primary"]
+    split = "dev" if "dev" in results["best"] else next(iter(results["best"]), "dev")
+    t = Table(title=f"what the selection bought: {primary}, {split} {main} (same seed and epochs)")
+    for col, justify in (
+        ("training on", "left"),
+        ("tasks", "right"),
+        (f"{split} {main}", "right"),
+        ("auxiliaries", "left"),
+    ):
+        t.add_column(col, justify=justify)
+    rows = []
+    labels = {"single_task": "the primary alone (single_task)", "no_sel": "all candidates (no_sel)"}
+    base = results["compare"]
+    if "single_task" in base:
+        rows.append((labels["single_task"], base["single_task"]))
+    rows.append((f"primary + selected ({results['method']})", results))
+    if "no_sel" in base:
+        rows.append((labels["no_sel"], base["no_sel"]))
+    for label, r in rows:
+        value = r["best"].get(split, {}).get(main)
+        aux = [x for x in r["training_tasks"] if x != primary]
+        shown = ", ".join(aux) if len(aux) <= 3 else f"{len(aux)} tasks"
+        t.add_row(
+            label, str(len(r["training_tasks"])), "" if value is None else f"{value:.2f}", shown or "none"
+        )
+    console.print(t)

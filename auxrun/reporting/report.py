@@ -1,8 +1,19 @@
-"""``auxrun-report DIR``: the results.json files under a folder (a sweep, or all of outputs/) as one
-table: a row per (task set, primary, backbone), a column per method, cells the primary's main
-metric on a split as mean ± sd over seeds, plus each method's mean selection and training cost.
+"""``auxrun-report DIR``: the run folders under DIR (a sweep, or all of outputs/) as tables a
+reviewer can check.
 
-    auxrun-report multirun/2026-11-22 --split dev --format md|csv|latex
+- Cells group runs by their whole resolved config except the seed (any other key that differs
+  splits a cell): mean ± sd, n and the seeds present.
+- Each method against single_task and no_sel on the same primary and settings: a paired bootstrap
+  over the dev examples (difference, 95% interval, p) and, with 3+ seeds, a t-interval over seeds;
+  a gain inside either interval's noise is marked so.
+- Sweep points without results.json are listed, with the last error their log shows.
+- ``--experiment NAME`` lays the paper's table out as printed, paper | ours (difference).
+- ``--out DIR`` writes report.md (every table below and the figures), runs.csv, cells.csv and
+  figures/: the score-versus-cost frontier, selection matrices, score against N, and each run's
+  own figures.
+
+    auxrun-report multirun/2026-11-22/10-00-00_gradts_table2 --experiment gradts_table2 --out report/
+    auxrun-report outputs/ --format md|csv|latex
 """
 
 from __future__ import annotations
@@ -10,57 +21,22 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
+import shutil
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
-def collect(root: Path) -> list[dict[str, Any]]:
-    runs = []
-    for path in sorted(root.rglob("results.json")):
-        try:
-            res = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            print(f"auxrun-report: skipping {path}: {e}", file=sys.stderr)
-            continue
-        res["_path"] = str(path.parent)
-        runs.append(res)
-    return runs
+from auxrun.reporting.cells import BASELINES, Cell, add_comparisons, make_cells
+from auxrun.reporting.runs import Run, collect, missing_points, varying_keys
+
+CONTEXT_FIRST = ["task_set.name", "backbone.name", "primary"]
 
 
-def table(runs: list[dict[str, Any]], split: str) -> tuple[list[str], list[list[str]]]:
-    cells: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    costs: dict[str, list[float]] = defaultdict(list)
-    methods: list[str] = []
-    for r in runs:
-        value = r.get("best", {}).get(split, {}).get(r.get("main_metric"))
-        if value is None:
-            continue
-        pool = r.get("pool")
-        task_set = r.get("task_set", "?") + (f" ({len(pool)} tasks)" if pool else "")
-        row = (task_set, r["primary"], r.get("backbone", "?"), r["main_metric"])
-        cells[row][r["method"]].append(float(value))
-        cost = r.get("cost", {})
-        costs[r["method"]].append(sum(cost.get(s, {}).get("wall_s", 0.0) for s in ("select", "train")))
-        if r["method"] not in methods:
-            methods.append(r["method"])
-    header = ["task_set", "primary", "backbone", "metric", *methods]
-    rows = []
-    for key in sorted(cells):
-        rows.append([*key, *(_fmt(cells[key].get(m, [])) for m in methods)])
-    rows.append(["", "mean wall time (s)", "", "", *(f"{statistics.mean(costs[m]):.1f}" for m in methods)])
-    return header, rows
-
-
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} (n={len(values)})"
+# ---- rendering --------------------------------------------------------------------------------
 
 
 def render(header: list[str], rows: list[list[str]], fmt: str) -> str:
@@ -69,16 +45,503 @@ def render(header: list[str], rows: list[list[str]], fmt: str) -> str:
         csv.writer(buf).writerows([header, *rows])
         return buf.getvalue()
     if fmt == "latex":
+
+        def tex(c: str) -> str:
+            return (
+                c.replace("_", "\\_").replace("%", "\\%").replace("±", "$\\pm$").replace("†", "$^\\dagger$")
+            )
+
         lines = [
-            "\\begin{tabular}{" + "l" * 4 + "r" * (len(header) - 4) + "}",
+            "\\begin{tabular}{" + "l" * len(header) + "}",
             "\\toprule",
-            " & ".join(h.replace("_", "\\_") for h in header) + " \\\\",
+            " & ".join(tex(h) for h in header) + " \\\\",
             "\\midrule",
         ]
-        lines += [" & ".join(c.replace("_", "\\_").replace("±", "$\\pm$") for c in r) + " \\\\" for r in rows]
+        lines += [" & ".join(tex(c) for c in r) + " \\\\" for r in rows]
         return "\n".join([*lines, "\\bottomrule", "\\end{tabular}"]) + "\n"
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def _short(key: str) -> str:
+    return {"task_set.name": "task_set", "backbone.name": "backbone", "method.name": "method"}.get(key, key)
+
+
+def _val(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "[" + ",".join(map(str, v)) + "]"
+    return "" if v is None else str(v)
+
+
+def _context_keys(keys: list[str], cells: list[Cell]) -> list[str]:
+    rest = [k for k in keys if k not in ("method.name", "primary") and not k.startswith("method.")]
+    return (
+        [k for k in CONTEXT_FIRST if k != "primary"]
+        + ["primary"]
+        + [k for k in rest if k not in CONTEXT_FIRST]
+    )
+
+
+def _context(cell: Cell, ctx_keys: list[str]) -> tuple[str, ...]:
+    return tuple(_val(cell.group.get(k, cell.runs[0].config.get(k))) for k in ctx_keys)
+
+
+def _column(cell: Cell) -> str:
+    extra = [
+        f"{k.removeprefix('method.')}={_val(v)}"
+        for k, v in cell.group.items()
+        if k.startswith("method.") and k != "method.name"
+    ]
+    return cell.method + (f" ({', '.join(extra)})" if extra else "")
+
+
+def main_table(keys: list[str], cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
+    """A row per context (task set, backbone, primary and every varying non-method key), a column
+    per method (and its own varying keys); cells mean ± sd (n)."""
+    ctx_keys = _context_keys(keys, cells)
+    columns: list[str] = []
+    table: dict[tuple, dict[str, Cell]] = defaultdict(dict)
+    metric: dict[tuple, str] = {}
+    for c in cells:
+        col = _column(c)
+        if col not in columns:
+            columns.append(col)
+        ctx = _context(c, ctx_keys)
+        table[ctx][col] = c
+        metric[ctx] = c.metric or ""
+    ordered = [m for m in BASELINES if m in columns] + [m for m in columns if m not in BASELINES]
+    header = [*(_short(k) for k in ctx_keys), "metric", *ordered]
+    rows = [
+        [*ctx, metric[ctx], *(table[ctx][m].fmt() if m in table[ctx] else "" for m in ordered)]
+        for ctx in table
+    ]
+    return header, rows
+
+
+def seeds_note(cells: list[Cell]) -> str:
+    seed_sets = {tuple(sorted(map(str, c.seeds))) for c in cells if c.values}
+    if len(seed_sets) == 1:
+        return f"Seeds present in every cell: {', '.join(next(iter(seed_sets)))}."
+    lines = ["Seeds differ between cells:"]
+    for c in cells:
+        lines.append(f"- {_column(c)} on {c.primary}: seeds {', '.join(map(str, c.seeds)) or 'none'}")
+    return "\n".join(lines)
+
+
+def _f(x: float | None, nd: int = 2) -> str:
+    return "" if x is None else f"{x:.{nd}f}"
+
+
+def comparison_table(keys: list[str], cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
+    ctx_keys = _context_keys(keys, cells)
+    header = [
+        *(_short(k) for k in ctx_keys),
+        "method",
+        "vs",
+        "diff",
+        "95% CI (bootstrap)",
+        "p",
+        "seeds",
+        "sd over seeds",
+        "95% CI (seeds)",
+        "verdict",
+    ]
+    rows = []
+    for c in cells:
+        for name, comp in c.comparisons.items():
+            ci = f"[{comp.ci_low:.2f}, {comp.ci_high:.2f}]" if comp.ci_low is not None else comp.note
+            sci = f"[{comp.seed_ci[0]:.2f}, {comp.seed_ci[1]:.2f}]" if comp.seed_ci else ""
+            rows.append(
+                [
+                    *_context(c, ctx_keys),
+                    _column(c),
+                    name,
+                    f"{comp.diff:+.2f}",
+                    ci,
+                    _f(comp.p, 3),
+                    ",".join(map(str, comp.seeds)),
+                    _f(comp.seed_sd),
+                    sci,
+                    comp.verdict,
+                ]
+            )
+    return header, rows
+
+
+# ---- csv files ----------------------------------------------------------------------------------
+
+
+def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
+    vary = [k for k in varying_keys(runs) if k != "primary"]
+    splits = sorted({s for r in runs if r.results for s in r.results.get("best", {})})
+    header = [
+        "run",
+        "status",
+        *vary,
+        "primary",
+        "method",
+        "seed",
+        "main_metric",
+        *splits,
+        "cost_select_wall_s",
+        "cost_train_wall_s",
+        "cost_examples_backward",
+        "reason",
+    ]
+    rows = []
+    for r in runs:
+        cost = (r.results or {}).get("cost", {})
+        rows.append(
+            [
+                str(r.path.relative_to(root)) if r.path != root else ".",
+                "finished" if r.results is not None else "unfinished",
+                *(_val(r.config.get(k)) for k in vary),
+                r.primary,
+                r.method,
+                _val(r.seed),
+                r.main_metric or "",
+                *(_f(r.score(s), 4) for s in splits),
+                _f(cost.get("select", {}).get("wall_s"), 3),
+                _f(cost.get("train", {}).get("wall_s"), 3),
+                str(int(r.cost())) if r.results else "",
+                r.reason or "",
+            ]
+        )
+    return header, rows
+
+
+def cells_rows(keys: list[str], cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
+    header = [*keys, "metric", "mean", "sd", "n", "seeds"]
+    for b in BASELINES:
+        header += [f"{b}_diff", f"{b}_ci_low", f"{b}_ci_high", f"{b}_p", f"{b}_verdict"]
+    rows = []
+    for c in cells:
+        row = [*(_val(c.group.get(k)) for k in keys), c.metric or "", _f(c.mean, 4), _f(c.sd, 4), str(c.n)]
+        row.append(" ".join(map(str, c.seeds)))
+        for b in BASELINES:
+            comp = c.comparisons.get(b)
+            row += (
+                [_f(comp.diff, 4), _f(comp.ci_low, 4), _f(comp.ci_high, 4), _f(comp.p, 4), comp.verdict]
+                if comp
+                else [""] * 5
+            )
+        rows.append(row)
+    return header, rows
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    from auxrun.io import write_text_atomic
+
+    write_text_atomic(path, render(header, rows, "csv"))
+
+
+# ---- cost, selections, data amount --------------------------------------------------------------
+
+
+def cost_table(keys: list[str], cells: list[Cell]) -> tuple[list[str], list[list[str]], dict]:
+    from auxrun.reporting.report_figures import pareto_front
+
+    ctx_keys = _context_keys(keys, cells)
+    panels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in cells:
+        done = [r for r in c.runs if r.results is not None]
+        if not done or c.mean is None:
+            continue
+        panels[" / ".join(_context(c, ctx_keys))].append(
+            {
+                "method": _column(c),
+                "cost": statistics.mean(r.cost("examples_backward") for r in done),
+                "wall": statistics.mean(r.cost("wall_s") for r in done),
+                "score": c.mean,
+            }
+        )
+    header = [
+        "context",
+        "method",
+        "examples back-propagated",
+        "wall s (select + train)",
+        "dev score",
+        "frontier",
+    ]
+    rows = []
+    for ctx, pts in panels.items():
+        front = set(pareto_front([(p["cost"], p["score"]) for p in pts]))
+        for i, p in sorted(enumerate(pts), key=lambda ip: ip[1]["cost"]):
+            rows.append(
+                [
+                    ctx,
+                    p["method"],
+                    f"{p['cost']:.0f}",
+                    f"{p['wall']:.1f}",
+                    f"{p['score']:.2f}",
+                    "yes" if i in front else "",
+                ]
+            )
+    return header, rows, panels
+
+
+def selection_matrices(runs: list[Run], out: Path) -> list[Path]:
+    from auxrun.reporting.report_figures import selection_matrix_figure
+
+    groups: dict[tuple, list[Run]] = defaultdict(list)
+    for r in runs:
+        if r.selection and r.method not in BASELINES and r.selection.get("candidates"):
+            key = (r.method, _val(r.config.get("task_set.name")), _val(r.config.get("backbone.name")))
+            groups[key].append(r)
+    paths = []
+    for (method, task_set, backbone), rs in sorted(groups.items()):
+        primaries = sorted({r.primary for r in rs})
+        candidates = list(dict.fromkeys(t for r in rs for t in r.selection["candidates"]))
+        share = np.full((len(primaries), len(candidates)), np.nan)
+        score = np.full_like(share, np.nan)
+        for i, p in enumerate(primaries):
+            mine = [r for r in rs if r.primary == p]
+            for j, t in enumerate(candidates):
+                seen = [r for r in mine if t in r.selection["candidates"]]
+                if seen:
+                    share[i, j] = sum(t in r.selection["selected_tasks"] for r in seen) / len(seen)
+                    vals = [r.selection.get("scores", {}).get(t) for r in seen]
+                    vals = [float(v) for v in vals if isinstance(v, int | float)]
+                    if vals:
+                        score[i, j] = float(np.mean(vals))
+        name = f"selection_{method}_{task_set}_{backbone}.png"
+        title = f"{method} on {task_set} ({backbone}), {len(rs)} runs"
+        paths.append(selection_matrix_figure(primaries, candidates, share, score, title, out / name))
+    return paths
+
+
+def score_vs_n(cells: list[Cell], out: Path) -> Path | None:
+    from auxrun.reporting.report_figures import score_vs_n_figure
+
+    panels: dict[str, dict[str, Any]] = {}
+    with_n = [c for c in cells if c.runs[0].config.get("method.n_samples") is not None and c.values]
+    if not with_n:
+        return None
+    for c in with_n:
+        panel = panels.setdefault(c.primary, {"curves": defaultdict(list), "flat": {}, "metric": c.metric})
+        cfg = c.runs[0].config
+        label = c.method + (
+            f" ({cfg['method.discriminator_loss']})" if cfg.get("method.discriminator_loss") else ""
+        )
+        panel["curves"][label].append((int(cfg["method.n_samples"]), c.mean, c.sd or 0.0))
+    for c in cells:
+        if c.method in BASELINES and c.primary in panels and c.mean is not None:
+            panels[c.primary]["flat"][c.method] = c.mean
+    return score_vs_n_figure(panels, out / "score_vs_n.png")
+
+
+def collect_run_figures(runs: list[Run], root: Path, out: Path) -> list[Path]:
+    paths = []
+    for r in runs:
+        fig_dir = r.path / "figures"
+        if not fig_dir.is_dir():
+            continue
+        rel = str(r.path.relative_to(root)).replace("/", "__") if r.path != root else r.path.name
+        for png in sorted(fig_dir.glob("*.png")):
+            dest = out / "runs" / rel / png.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(png, dest)
+            paths.append(dest)
+    return paths
+
+
+# ---- the report -------------------------------------------------------------------------------
+
+
+def unfinished_table(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
+    rows = [
+        [
+            str(r.path.relative_to(root)) if r.path != root else ".",
+            r.method,
+            r.primary,
+            _val(r.seed),
+            r.reason or "",
+        ]
+        for r in runs
+        if r.results is None
+    ]
+    for point in missing_points(root):  # grid points with no folder at all
+        sweep = Path(point.pop("sweep"))
+        where = str(sweep.relative_to(root)) if sweep != root else "."
+        rest = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("method", "primary", "seed"))
+        reason = "never started, or lost before Hydra made its folder" + (f" ({rest})" if rest else "")
+        row = [
+            f"{where} (no folder)",
+            point.get("method", ""),
+            point.get("primary", ""),
+            point.get("seed", ""),
+        ]
+        rows.append([*row, reason])
+    return ["run", "method", "primary", "seed", "reason"], rows
+
+
+def build(args) -> dict[str, Any]:
+    runs = collect(args.root)
+    if not runs:
+        raise SystemExit(f"auxrun-report: {args.root}: no run folders below it")
+    keys, cells = make_cells(runs, args.split)
+    add_comparisons(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
+    experiment = args.experiment
+    if experiment is None:
+        names = {r.experiment for r in runs}
+        experiment = names.pop() if len(names) == 1 else None
+    return {"runs": runs, "keys": keys, "cells": cells, "experiment": experiment}
+
+
+def paper_section(experiment: str | None, cells: list[Cell], fmt: str, explicit: bool) -> str | None:
+    from auxrun import paper_tables
+    from auxrun.reporting.paper_layout import paper_table
+
+    if experiment is None or experiment not in paper_tables.available():
+        from auxrun.paths import CONF_DIR
+
+        is_experiment = experiment is not None and (CONF_DIR / "experiment" / f"{experiment}.yaml").is_file()
+        if explicit and not is_experiment:  # toy_planted and transfer_truth have no paper table
+            raise SystemExit(
+                f"auxrun-report: no paper table '{experiment}'; available: {paper_tables.available()}"
+            )
+        return None
+    table = paper_tables.load(experiment)
+    header, rows = paper_table(table, cells)
+    intro = (
+        f"{table.paper}, {table.table} ({table.split}); each number: paper / ours (ours - paper), ours the mean "
+        f"over seeds of the matching cell. † ours on dev where the paper scored {table.split}."
+    )
+    note = f"\n\nNote: {table.meta['note']}" if table.meta.get("note") else ""
+    return intro + note + "\n\n" + render(header, rows, fmt)
+
+
+def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
+    """The measured-transfer truth table and the selectors scored against it, when truth runs exist."""
+    from auxrun.reporting.truth import selector_table, truth_gains, truth_table
+
+    truth = truth_gains(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
+    if not truth:
+        return []
+    planted = next((r.planted for r in runs if r.planted), {})
+    md = [
+        "## Measured transfer",
+        "",
+        "Each auxiliary's gain: primary + auxiliary against the primary alone (same settings), mean over "
+        "shared seeds of the dev difference; helpful or harmful only where the intervals exclude 0. "
+        "`planted`: the pool's own roles, where it has them.",
+        "",
+        render(*truth_table(truth, planted), "md"),
+    ]
+    sheader, srows = selector_table(runs, truth)
+    if srows:
+        md += [
+            "## Selectors against the measured transfer",
+            "",
+            "Rank correlation of each method's task scores with the measured gains, precision and recall of its "
+            "selection against the helpful set, and whether it selected nothing where nothing helps; mean over "
+            "runs (how many in brackets). Cost: selection + training, and its ratio to the whole measurement "
+            "for that primary (all truth runs of one seed).",
+            "",
+            render(sheader, srows, "md"),
+        ]
+    return md
+
+
+def write_report(data: dict[str, Any], args) -> Path:
+    from auxrun.io import write_text_atomic
+    from auxrun.reporting.planted import planted_table
+    from auxrun.reporting.report_figures import cost_frontier_figure
+
+    out: Path = args.out
+    figs = out / "figures"
+    runs, keys, cells = data["runs"], data["keys"], data["cells"]
+    finished = [r for r in runs if r.results is not None]
+    md = [
+        f"# auxrun report: {args.root}",
+        "",
+        f"{len(finished)} finished runs, {len(runs) - len(finished)} unfinished, {len(cells)} cells "
+        f"(split `{args.split}`, the primary's main metric). Cells group runs whose resolved config "
+        f"differs only in the seed; keys that vary here: {', '.join(f'`{k}`' for k in varying_keys(finished)) or 'none'}.",
+        "",
+        "## Scores",
+        "",
+        render(*main_table(keys, cells), "md"),
+        seeds_note(cells),
+        "",
+    ]
+    paper = paper_section(data["experiment"], cells, "md", args.experiment is not None)
+    if paper:
+        md += [f"## Against the paper ({data['experiment']})", "", paper]
+    header, rows = comparison_table(keys, cells)
+    md += ["## Against the baselines", ""]
+    if rows:
+        md += [
+            f"Paired bootstrap over the {args.split} examples ({args.resamples} resamples, seed "
+            f"{args.bootstrap_seed}; seeds both runs share, averaged), and with 3+ seeds a t-interval over the "
+            "per-seed differences. 'inside the noise': an interval holds 0.",
+            "",
+            render(header, rows, "md"),
+        ]
+    else:
+        md += ["No method shares a primary, settings and seeds with single_task or no_sel.", ""]
+    planted_header, planted_rows = planted_table(runs)
+    if planted_rows:
+        md += [
+            "## Planted score",
+            "",
+            "How often each method selected the planted related auxiliary, selected the noise auxiliary, and "
+            "scored related above noise, over primaries and seeds (chance: a random subset of the same size; "
+            "0.5 for the ranking).",
+            "",
+            render(planted_header, planted_rows, "md"),
+        ]
+    md += truth_sections(runs, cells, args)
+    cheader, crows, panels = cost_table(keys, cells)
+    if crows:
+        fig = cost_frontier_figure(
+            panels, "examples back-propagated (selection + training)", figs / "cost_frontier.png"
+        )
+        md += [
+            "## Score against cost",
+            "",
+            "Cost from each run's ledger (selection + training); the frontier holds the methods no other "
+            "method beats on both.",
+            "",
+            render(cheader, crows, "md"),
+            f"![cost frontier](figures/{fig.name})",
+            "",
+        ]
+    matrices = selection_matrices(runs, figs)
+    if matrices:
+        md += [
+            "## Selections",
+            "",
+            "Shading: share of seeds that selected the candidate; text: the method's score.",
+            "",
+        ]
+        md += [f"![{p.stem}](figures/{p.name})" for p in matrices] + [""]
+    curve = score_vs_n(cells, figs)
+    if curve:
+        md += [
+            "## Score against the number of sampled auxiliary examples",
+            "",
+            f"![score vs N](figures/{curve.name})",
+            "",
+        ]
+    uheader, urows = unfinished_table(runs, args.root)
+    md += ["## Unfinished sweep points", ""]
+    md += [render(uheader, urows, "md")] if urows else ["None: every run folder has results.json.", ""]
+    run_figs = collect_run_figures(runs, args.root, figs)
+    if run_figs:
+        md += ["## Each run's figures", ""]
+        md += [f"- [{p.parent.name}/{p.name}]({p.relative_to(out)})" for p in run_figs] + [""]
+    write_csv(out / "runs.csv", *runs_rows(runs, args.root))
+    write_csv(out / "cells.csv", *cells_rows(keys, cells))
+    ext = {"md": "md", "csv": "csv", "latex": "tex"}[args.format]
+    write_text_atomic(out / f"table.{ext}", render(*main_table(keys, cells), args.format))
+    if paper:
+        table_fmt = paper_section(data["experiment"], cells, args.format, False)
+        write_text_atomic(
+            out / f"paper_table.{ext}", table_fmt.split("\n\n")[-1] if args.format != "md" else table_fmt
+        )
+    write_text_atomic(out / "report.md", "\n".join(md) + "\n")
+    return out / "report.md"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,13 +549,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("root", type=Path, help="a folder holding run folders (multirun/..., outputs/)")
     ap.add_argument("--split", default="dev")
     ap.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    ap.add_argument("--experiment", help="lay out this paper table (auxrun/paper_tables/NAME.yaml)")
+    ap.add_argument("--out", type=Path, help="write report.md, runs.csv, cells.csv and figures/ here")
+    ap.add_argument("--resamples", type=int, default=1000, help="paired-bootstrap resamples")
+    ap.add_argument("--bootstrap-seed", type=int, default=0)
     args = ap.parse_args(argv)
     if not args.root.is_dir():
         ap.error(f"{args.root}: no such folder")
-    runs = collect(args.root)
-    if not runs:
-        ap.error(f"{args.root}: no results.json below it")
-    sys.stdout.write(render(*table(runs, args.split), args.format))
+    data = build(args)
+    if args.out:
+        path = write_report(data, args)
+        print(f"auxrun-report: wrote {path}, runs.csv, cells.csv and figures/ in {args.out}")
+        return
+    sys.stdout.write(render(*main_table(data["keys"], data["cells"]), args.format))
+    paper = paper_section(data["experiment"], data["cells"], args.format, args.experiment is not None)
+    if paper:
+        sys.stdout.write("\n" + (paper if args.format == "md" else paper.split("\n\n")[-1]))
+    uheader, urows = unfinished_table(data["runs"], args.root)
+    if urows:
+        sys.stdout.write("\nUnfinished sweep points:\n" + render(uheader, urows, args.format))
 
 
 if __name__ == "__main__":

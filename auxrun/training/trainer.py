@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import random
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,8 @@ class MTLTrainer:
         self.last_predictions: dict[str, dict[str, list[Any]]] = {}
         self.start_epoch = 0
         self.step = 0
+        # Called with each epoch's history row as soon as it is evaluated (loggers: wandb).
+        self.epoch_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # ---- schedule -------------------------------------------------------------------------------
 
@@ -459,6 +462,8 @@ class MTLTrainer:
                     for m, v in vals.items():
                         row[f"{split}/{task}/{m}"] = v
             self.history.append(row)
+            for listener in self.epoch_listeners:
+                listener(row)
             dev = metrics.get(self.best_split, {}).get(self.primary, {})
             if dev and better(main, dev[main], None if self.best is None else self.best["score"]):
                 self.best = {

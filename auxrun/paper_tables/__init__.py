@@ -1,0 +1,92 @@
+"""The papers' numbers as data: one YAML file per table, transcribed as printed.
+
+Each file has ``rows`` and ``columns`` (a printed label and the run-config keys a row or column fixes,
+e.g. ``{method.name: gradts_fg}`` or ``{primary: rte}``), ``cells`` (the printed strings, one list per
+row in column order) and ``measures`` (per primary, what each number of an ``a/b`` cell is: a metric,
+or ``split/metric`` where the split differs from the table's). ``entries()`` turns a table into one
+record per number, which is what the report puts beside ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auxrun.errors import ConfigError
+
+TABLES_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class PaperEntry:
+    row: str  # the printed labels
+    column: str
+    match: dict[str, Any]  # run-config keys (dotted) this number is for
+    split: str
+    metric: str
+    printed: str  # the cell as printed, e.g. "78.19/84.58"
+    value: float  # this measure's number
+    text: str  # the number as printed ("51.00")
+
+
+@dataclass
+class PaperTable:
+    name: str
+    paper: str
+    table: str
+    caption: str
+    split: str
+    rows: list[dict[str, Any]]
+    columns: list[dict[str, Any]]
+    cells: list[list[str]]
+    measures: dict[str, list[str]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def cell(self, row: str, column: str) -> str:
+        r = [x["label"] for x in self.rows].index(row)
+        c = [x["label"] for x in self.columns].index(column)
+        return self.cells[r][c]
+
+    def entries(self) -> list[PaperEntry]:
+        out = []
+        for row, printed_row in zip(self.rows, self.cells):
+            for col, printed in zip(self.columns, printed_row):
+                match = {**row.get("match", {}), **col.get("match", {})}
+                split = col.get("split") or row.get("split") or self.split
+                measures = self.measures.get(match.get("primary"), ["main"])
+                numbers = printed.replace(" ", "").split("/")
+                if len(numbers) != len(measures):
+                    raise ConfigError(
+                        f"paper table {self.name}: cell '{printed}' ({row['label']}, {col['label']}) "
+                        f"has {len(numbers)} numbers, measures for '{match.get('primary')}' list {len(measures)}"
+                    )
+                for measure, text in zip(measures, numbers):
+                    s, _, metric = measure.rpartition("/")
+                    entry = PaperEntry(
+                        row["label"], col["label"], match, s or split, metric, printed, float(text), text
+                    )
+                    out.append(entry)
+        return out
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in TABLES_DIR.glob("*.yaml"))
+
+
+def load(name: str) -> PaperTable:
+    path = TABLES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no paper table '{name}'; available: {available()}")
+    d = yaml.safe_load(path.read_text())
+    known = {"name", "paper", "table", "caption", "split", "rows", "columns", "cells", "measures"}
+    table = PaperTable(
+        **{k: d[k] for k in known if k != "measures"},
+        measures=d.get("measures", {}),
+        meta={k: v for k, v in d.items() if k not in known and k != "measures"},
+    )
+    if len(table.cells) != len(table.rows) or any(len(r) != len(table.columns) for r in table.cells):
+        raise ConfigError(f"{path}: cells must be {len(table.rows)} rows x {len(table.columns)} columns")
+    return table

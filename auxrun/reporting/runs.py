@@ -1,0 +1,240 @@
+"""The run folders below a directory, read for the report: each one's resolved config (flattened to
+dotted keys), results, selection and best-epoch dev predictions; and the sweep points that never
+finished (a folder with a config but no ``results.json``) with the reason their log gives."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Keys that say where or how a run was launched, not what it computed (compare: baselines trained
+# after the run, which leave its own scores alone): they never split a cell.
+NOT_GROUPING = {"seed", "resume", "quiet", "cache_dir", "stage", "selection", "compare"}
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict[str, Any]  # flattened: {"method.name": ..., "train.lr": ..., "primary": ...}
+    results: dict[str, Any] | None = None  # None: unfinished or failed
+    selection: dict[str, Any] | None = None
+    reason: str | None = None  # why it has no results, when the log says
+    experiment: str | None = None  # Hydra's choice of the experiment group, if any
+    planted: dict[str, Any] = field(default_factory=dict)  # task_set.planted of the run's pool
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method.name", "?"))
+
+    @property
+    def primary(self) -> str:
+        return str(self.config.get("primary", "?"))
+
+    @property
+    def seed(self) -> Any:
+        return self.config.get("seed")
+
+    @property
+    def main_metric(self) -> str | None:
+        return (self.results or {}).get("main_metric")
+
+    def score(self, split: str = "dev", metric: str | None = None) -> float | None:
+        metric = metric or self.main_metric
+        value = (self.results or {}).get("best", {}).get(split, {}).get(metric)
+        return None if value is None else float(value)
+
+    def cost(self, what: str = "examples_backward") -> float:
+        """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
+        the data stage and the ``compare`` baselines are not the method's cost."""
+        cost = (self.results or {}).get("cost") or (self.selection or {}).get("cost") or {}  # stage=select
+        stages = [
+            s for s in cost if "/" not in s and s not in ("data", "other") and not s.startswith("compare")
+        ]
+        return float(sum(cost[s].get(what, 0) or 0 for s in stages))
+
+    def predictions(self, split: str = "dev") -> dict[str, Any] | None:
+        path = self.path / "predictions" / f"{self.primary}_{split}.json"
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text())
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v and k != "planted":
+                out.update(flatten(v, key))
+            else:
+                out[key] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def _config_from_results(res: dict[str, Any]) -> dict[str, Any]:
+    """Runs without a config.yaml (older folders): what results.json says about the config."""
+    cfg = {"method.name": res.get("method"), "primary": res.get("primary"), "seed": res.get("seed")}
+    if res.get("task_set") is not None:
+        cfg["task_set.name"] = res["task_set"]
+    if res.get("pool") is not None:
+        cfg["task_set.tasks"] = tuple(res["pool"])
+    if res.get("backbone") is not None:
+        cfg["backbone.name"] = res["backbone"]
+    return cfg
+
+
+def failure_reason(folder: Path) -> str | None:
+    """The last error line of the run's logs (Hydra's job log, submitit's stderr), if any."""
+    logs = (
+        sorted(folder.glob("*.log"))
+        + sorted(folder.glob(".submitit/**/*.err"))
+        + sorted(folder.glob("*.err"))
+    )
+    pattern = re.compile(r"(error|exception|killed|cancelled|out of memory|timeout)", re.IGNORECASE)
+    for log in logs:
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        hits = [line.strip() for line in lines if pattern.search(line)]
+        if hits:
+            return hits[-1][:300]
+    return None
+
+
+def _experiment_choice(folder: Path) -> str | None:
+    path = folder / ".hydra" / "hydra.yaml"
+    if not path.is_file():
+        return None
+    try:
+        hc = yaml.safe_load(path.read_text())
+        return hc["hydra"]["runtime"]["choices"].get("experiment")
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def collect(root: Path) -> list[Run]:
+    """Every run folder below ``root``: folders with results.json, config.yaml or Hydra's .hydra/."""
+    folders = set()
+    for marker in ("results.json", "config.yaml", ".hydra"):
+        folders.update(p.parent for p in root.rglob(marker))
+    runs = []
+    for folder in sorted(folders):
+        rel = folder.relative_to(root).parts if folder != root else ()
+        if any(part.startswith(".") or part in ("checkpoints", "predictions", "figures") for part in rel):
+            continue  # Hydra's .hydra/, submitit's .submitit/ and a run's own subfolders
+        if (folder / "multirun.yaml").is_file() and not (folder / "config.yaml").is_file():
+            continue  # a sweep folder itself
+        res = _read_json(folder / "results.json") if (folder / "results.json").is_file() else None
+        cfg_path = folder / "config.yaml"
+        if cfg_path.is_file():
+            raw = yaml.safe_load(cfg_path.read_text()) or {}
+        elif (folder / ".hydra" / "config.yaml").is_file():
+            raw = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text()) or {}
+        else:
+            raw = None
+        config = flatten(raw) if raw else _config_from_results(res or {})
+        run = Run(path=folder, config=config, results=res, experiment=_experiment_choice(folder))
+        if raw:
+            run.planted = (raw.get("task_set") or {}).get("planted") or {}
+        if res is not None and config.get("primary") is None:
+            config["primary"] = res.get("primary")
+        sel = folder / "selection.json"
+        run.selection = _read_json(sel) if sel.is_file() else None
+        if res is None and config.get("stage") == "select" and run.selection is not None:
+            run.reason = "selection only (stage=select)"
+        elif res is None:
+            run.reason = failure_reason(folder) or (
+                "no results.json and no error in the log (still running, killed, or never started)"
+            )
+        runs.append(run)
+    return runs
+
+
+def varying_keys(runs: list[Run]) -> list[str]:
+    """Config keys whose value differs between runs (seed and launch keys excepted). A ``method.*``
+    key counts only when it differs between runs of the same method, since methods have their own."""
+    out = []
+    all_keys = sorted({k for r in runs for k in r.config} - NOT_GROUPING - {"method.name"})
+    for k in all_keys:
+        if k.startswith("method."):
+            by_method: dict[str, set] = {}
+            for r in runs:
+                by_method.setdefault(r.method, set()).add(repr(r.config.get(k, "<unset>")))
+            if any(len(v) > 1 for v in by_method.values()):
+                out.append(k)
+        elif len({repr(r.config.get(k, "<unset>")) for r in runs}) > 1:
+            out.append(k)
+    return out
+
+
+def _split_values(value: str) -> list[str]:
+    """Hydra's sweep syntax ``a,b,c`` (commas inside brackets or quotes belong to one value)."""
+    out, depth, cur, quote = [], 0, "", None
+    for ch in str(value):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[({":
+            depth += 1
+        elif ch in "])}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [*out, cur.strip()]
+
+
+def missing_points(root: Path) -> list[dict[str, str]]:
+    """Sweep points that have no folder at all (never launched, or lost before Hydra made one): the grid
+    of each ``multirun.yaml`` below ``root`` (its sweeper params, the command line winning) against
+    the overrides each job folder records in ``.hydra/overrides.yaml``."""
+    missing = []
+    for mr in sorted(root.rglob("multirun.yaml")):
+        try:
+            hc = (yaml.safe_load(mr.read_text()) or {}).get("hydra", {})
+        except yaml.YAMLError:
+            continue
+        params = {k: _split_values(v) for k, v in ((hc.get("sweeper") or {}).get("params") or {}).items()}
+        for o in (hc.get("overrides") or {}).get("task", []):
+            key, _, value = o.partition("=")
+            if key.startswith(("+", "~")) or key.startswith("hydra"):
+                continue
+            params[key] = _split_values(value)
+        swept = {k: v for k, v in params.items() if len(v) > 1}
+        if not swept:
+            continue
+        done = set()
+        for ov in mr.parent.glob("*/.hydra/overrides.yaml"):
+            got = dict(o.partition("=")[::2] for o in (yaml.safe_load(ov.read_text()) or []))
+            done.add(tuple(_norm(got.get(k)) for k in swept))
+        for values in itertools.product(*swept.values()):
+            if tuple(_norm(v) for v in values) not in done:
+                fixed = {k: v[0] for k, v in params.items() if k == "primary" and len(v) == 1}
+                missing.append({"sweep": str(mr.parent), **fixed, **dict(zip(swept, values))})
+    return missing
+
+
+def _norm(v: Any) -> str:
+    s = str(v).strip()
+    return {"True": "true", "False": "false"}.get(s, s)

@@ -1,0 +1,144 @@
+"""Measured transfer (issue 14) on fixed run folders: gains and labels, selector scores by hand."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from auxrun.reporting.report import main
+from tests.test_report import GOLD, flip, make_run
+
+ACC = lambda p: float(100 * np.mean(np.array(p) == np.array(GOLD)))  # noqa: E731
+
+
+def truth_runs(root, primary, preds_by_pool):
+    for pool, per_seed in preds_by_pool.items():
+        for s, preds in per_seed.items():
+            name = f"{primary}-{'-'.join(pool)}-{s}"
+            make_run(
+                root / name,
+                "no_sel",
+                s,
+                ACC(preds),
+                preds=preds,
+                primary=primary,
+                tasks=(primary, *pool),
+                cost=(0, 100 * (1 + len(pool))),
+            )
+
+
+def test_truth_table_and_selector_scores(tmp_path):
+    alone = {1: flip(10, 0), 2: flip(10, 5), 3: flip(10, 10)}
+    truth_runs(
+        tmp_path,
+        "a",
+        {
+            (): alone,
+            ("r",): {1: flip(1), 2: flip(0), 3: flip(2)},  # helpful
+            ("u",): alone,  # no change: neutral
+            ("n",): {1: flip(20), 2: flip(20), 3: flip(20)},  # harmful
+        },
+    )
+    # a selector on the full pool: ranks r > u > n and keeps r
+    for s in (1, 2):
+        make_run(
+            tmp_path / f"sel{s}",
+            "gradts_thres",
+            s,
+            90.0,
+            selected=["r"],
+            scores={"r": 0.9, "u": 0.5, "n": 0.1},
+            cost=(150, 50),
+        )
+    # one that ranks them backwards and keeps n
+    make_run(
+        tmp_path / "bad",
+        "autosem_p1",
+        1,
+        60.0,
+        selected=["n"],
+        scores={"r": 0.1, "u": 0.6, "n": 0.7},
+        cost=(300, 100),
+    )
+    main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "200"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    rows = {
+        line.split(" | ")[3]: line.rstrip(" |").split(" | ")
+        for line in md.splitlines()
+        if line.startswith("| toy | tiny | a | ")
+    }
+    gain_r = np.mean([ACC(p) - ACC(alone[s]) for s, p in {1: flip(1), 2: flip(0), 3: flip(2)}.items()])
+    assert rows["r"][4] == f"{gain_r:+.2f}" and rows["r"][9] == "helpful" and rows["r"][10] == "related"
+    assert rows["u"][4] == "+0.00" and rows["u"][9] == "neutral" and rows["u"][10] == "unrelated"
+    assert (
+        rows["n"][4] == f"{np.mean([50 - ACC(alone[s]) for s in (1, 2, 3)]):+.2f}"
+        and rows["n"][9] == "harmful"
+    )
+    gains = [gain_r, 0.0, np.mean([50 - ACC(alone[s]) for s in (1, 2, 3)])]
+    rho = stats.spearmanr([0.1, 0.6, 0.7], gains).statistic
+    tau = stats.kendalltau([0.1, 0.6, 0.7], gains).statistic
+    # measurement: 4 pools x 3 seeds of cost 100, 200, 200, 200 -> 2100 / 3 seeds = 700 per seed
+    assert (
+        "| gradts_thres | 2 | 1.00 (2) | 1.00 (2) | 1.00 (2) | 1.00 (2) | – (something helps) | 200 | 0.29 |"
+        in md
+    )
+    assert (
+        f"| autosem_p1 | 1 | {rho:.2f} (1) | {tau:.2f} (1) | 0.00 (1) | 0.00 (1) | – (something helps) | 400 | 0.57 |"
+        in md
+    )
+
+
+def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):
+    alone = {1: flip(2, 0), 2: flip(2, 5), 3: flip(2, 10)}
+    worse = {1: flip(12), 2: flip(14), 3: flip(16)}
+    truth_runs(tmp_path, "a", {(): alone, ("r",): worse, ("u",): worse, ("n",): worse})
+    make_run(tmp_path / "none", "gradts_trial", 1, 95.0, selected=[], scores={"r": 0.2, "u": 0.1, "n": 0.3})
+    make_run(
+        tmp_path / "some", "gradts_thres", 1, 80.0, selected=["u"], scores={"r": 0.2, "u": 0.9, "n": 0.3}
+    )
+    main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "100"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    line = lambda m: next(x for x in md.splitlines() if x.startswith(f"| {m} | 1 |"))  # noqa: E731
+    assert line("gradts_trial").split(" | ")[6] == "1/1"
+    assert (
+        line("gradts_thres").split(" | ")[6] == "0/1" and line("gradts_thres").split(" | ")[4] == "0.00 (1)"
+    )
+
+
+@pytest.mark.slow
+def test_transfer_truth_sweep_runs_on_toy(tmp_path):
+    """The experiment's grid (narrowed) composes and runs; its report has the truth table."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import FAST, REPO
+
+    sweep = tmp_path / "sweep"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auxrun.cli",
+            "-m",
+            "experiment=transfer_truth",
+            "task_set.tasks=[toy_pair],[toy_pair,toy_topic]",
+            "seed=1",
+            *FAST,
+            "train.epochs=1",
+            "quiet=true",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    primaries = sorted(p.name.split("_toy_")[-1] for p in sweep.glob("*/results.json"))
+    assert len(list(sweep.glob("*/results.json"))) == 2
+    main([str(sweep), "--out", str(tmp_path / "rep"), "--resamples", "50"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert (
+        "## Measured transfer" in md and "| toy | tiny | toy_pair | toy_topic |" in md and "| related |" in md
+    )
+    assert primaries
