@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--cache", default=None, help="artifact cache (default: a temporary folder)")
     ap.add_argument("--extra", nargs="*", default=[])
     args = ap.parse_args()
-    ts = OmegaConf.load(REPO / "conf" / "task_set" / "toy.yaml")
+    ts = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / "toy.yaml")
     methods = ["gradts_thres"] if args.select_only else ["gradts_thres", "gradts_trial", "gradts_fg"]
     baselines = [] if args.select_only else ["single_task", "no_sel"]
     rows = []

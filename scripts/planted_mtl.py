@@ -4,6 +4,7 @@ For each planted primary of a task set: single task, primary + related, + unrela
 all tasks (no_sel), over several seeds; prints a Markdown table of the primary's best dev score.
 
     python scripts/planted_mtl.py --seeds 1 2 3 --epochs 5
+    python scripts/planted_mtl.py --task-set toy_planted --extra backbone=tiny_planted   # the planted check's pool
 """
 
 from __future__ import annotations
@@ -34,18 +35,23 @@ def main() -> None:
     ap.add_argument("--task-set", default="toy")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--primaries", nargs="*", default=None, help="default: every planted primary")
+    ap.add_argument("--variants", nargs="*", default=None, help="default: all (single_task +related ...)")
     ap.add_argument("--extra", nargs="*", default=[])
     args = ap.parse_args()
-    ts = OmegaConf.load(REPO / "conf" / "task_set" / f"{args.task_set}.yaml")
+    ts = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / f"{args.task_set}.yaml")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for primary, planted in ts.planted.items():
+        for primary in args.primaries or list(ts.planted):
+            planted = ts.planted[primary]
             variants = {"single_task": ["method=single_task"]}
             for kind in ("related", "unrelated", "noise"):
                 tasks = ",".join([primary, *planted[kind]])
                 variants[f"+{kind}"] = ["method=no_sel", f"task_set.tasks=[{tasks}]"]
             variants["no_sel (all)"] = ["method=no_sel"]
             for name, ov in variants.items():
+                if args.variants and name not in args.variants:
+                    continue
                 scores = []
                 for seed in args.seeds:
                     out = Path(tmp) / f"{primary}-{name}-{seed}".replace(" ", "_").replace("(", "").replace(

@@ -116,6 +116,25 @@ def make_sentence(rng: random.Random, lex: Lexicon, topic: int | None = None) ->
 
 # ---- labelling rules: one per toy task family --------------------------------------------------
 
+INTENSITY_LABELS = ["strong_neg", "neg", "pos", "strong_pos"]
+PAIR_TOPIC_LABELS = ["same", "group", "other"]  # same topic / same topic group / the other group
+
+
+def intensity_label(diff: int) -> str:
+    """Four polarity grades of positive minus negative words (never 0: make_sentence avoids ties)."""
+    return INTENSITY_LABELS[0 if diff <= -2 else 1 if diff < 0 else 2 if diff == 1 else 3]
+
+
+def topic_group(topic: int) -> int:
+    return topic // (N_TOPICS // 2)  # sport/food/music vs travel/science/money
+
+
+def _topics_for(topic: int, label: str) -> list[int]:
+    if label == "same":
+        return [topic]
+    same_group = label == "group"
+    return [t for t in range(N_TOPICS) if t != topic and (topic_group(t) == topic_group(topic)) == same_group]
+
 
 def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[str], list[list[str]]]:
     """Header and rows (TSV) or, for tagging rules, CoNLL sentences as rows of 'word cat tag'."""
@@ -147,14 +166,38 @@ def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[
             b = make_sentence(rng, lex, topic=t)
             rows.append([" ".join(a.words), " ".join(b.words), str(int(same))])
         return ["sentence1", "sentence2", "label"], rows
+    if rule == "intensity":
+        rows = []
+        for _ in range(n):
+            s = make_sentence(rng, lex)
+            rows.append([" ".join(s.words), intensity_label(s.n_pos - s.n_neg)])
+        return ["sentence", "label"], rows
+    if rule in ("pairtopic", "pairsent", "pairnoise"):
+        rows = []
+        for _ in range(n):
+            a = make_sentence(rng, lex)
+            if rule == "pairtopic":
+                label = rng.choice(PAIR_TOPIC_LABELS)
+                b = make_sentence(rng, lex, topic=rng.choice(_topics_for(a.topic, label)))
+            else:
+                b = make_sentence(rng, lex)
+                while rule == "pairsent" and b.n_pos - b.n_neg == a.n_pos - a.n_neg:
+                    b = make_sentence(rng, lex)
+                if rule == "pairsent":
+                    label = str(int(a.n_pos - a.n_neg > b.n_pos - b.n_neg))
+                else:
+                    label = str(rng.randint(0, 1))
+            rows.append([" ".join(a.words), " ".join(b.words), label])
+        return ["sentence1", "sentence2", "label"], rows
     if rule == "noise":
         rows = []
         for _ in range(n):
             s = make_sentence(rng, lex)
             rows.append([" ".join(s.words), str(rng.randint(0, 1))])
         return ["sentence", "label"], rows
-    if rule in ("ner", "pos", "tagnoise"):
+    if rule in ("ner", "pos", "tagnoise", "polartag"):
         sents = []
+        pos_words, neg_words = set(lex.positive), set(lex.negative)
         for _ in range(n):
             s = make_sentence(rng, lex)
             cats = [lex.category[w] for w in s.words]
@@ -162,6 +205,8 @@ def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[
                 tags = s.ner
             elif rule == "pos":
                 tags = cats
+            elif rule == "polartag":
+                tags = ["POS" if w in pos_words else "NEG" if w in neg_words else "O" for w in s.words]
             else:
                 tags = [rng.choice(["A", "B", "C"]) for _ in s.words]
             sents.append([f"{w} {c} {t}" for w, c, t in zip(s.words, cats, tags)])
