@@ -120,6 +120,18 @@ INTENSITY_LABELS = ["strong_neg", "neg", "pos", "strong_pos"]
 PAIR_TOPIC_LABELS = ["same", "group", "other"]  # same topic / same topic group / the other group
 
 
+def reword(rng: random.Random, lex: Lexicon, a: Sentence, keep: float) -> list[str]:
+    """A second sentence on a's topic that keeps each of a's content words (topic, polar, name words)
+    with probability ``keep`` (all when 1), takes the rest from a fresh sentence, new filler, new order."""
+    content = [w for w in a.words if lex.category[w] != "X"]
+    kept = content if keep >= 1 else [w for w in content if rng.random() < keep]
+    fresh = [w for w in make_sentence(rng, lex, topic=a.topic).words if lex.category[w] != "X"]
+    words = kept + fresh[: len(content) - len(kept)]
+    words += [rng.choice(lex.filler) for _ in range(max(0, rng.randint(9, 16) - len(words)))]
+    rng.shuffle(words)
+    return words
+
+
 def intensity_label(diff: int) -> str:
     """Four polarity grades of positive minus negative words (never 0: make_sentence avoids ties)."""
     return INTENSITY_LABELS[0 if diff <= -2 else 1 if diff < 0 else 2 if diff == 1 else 3]
@@ -172,7 +184,19 @@ def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[
             s = make_sentence(rng, lex)
             rows.append([" ".join(s.words), intensity_label(s.n_pos - s.n_neg)])
         return ["sentence", "label"], rows
-    if rule in ("pairtopic", "pairsent", "pairnoise"):
+    if rule in ("pairpol", "pairpolcount"):
+        rows = []
+        for _ in range(n):
+            want = rng.choice(["0", "1"] if rule == "pairpol" else ["0", "1", "2"])
+            while True:  # draw pairs until one has the drawn label: balanced classes
+                a, b = make_sentence(rng, lex), make_sentence(rng, lex)
+                n_positive = int(a.n_pos > a.n_neg) + int(b.n_pos > b.n_neg)
+                label = str(int(n_positive == 2)) if rule == "pairpol" else str(n_positive)
+                if label == want:
+                    break
+            rows.append([" ".join(a.words), " ".join(b.words), label])
+        return ["sentence1", "sentence2", "label"], rows
+    if rule in ("pairtopic", "pairnoise"):
         rows = []
         for _ in range(n):
             a = make_sentence(rng, lex)
@@ -180,13 +204,7 @@ def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[
                 label = rng.choice(PAIR_TOPIC_LABELS)
                 b = make_sentence(rng, lex, topic=rng.choice(_topics_for(a.topic, label)))
             else:
-                b = make_sentence(rng, lex)
-                while rule == "pairsent" and b.n_pos - b.n_neg == a.n_pos - a.n_neg:
-                    b = make_sentence(rng, lex)
-                if rule == "pairsent":
-                    label = str(int(a.n_pos - a.n_neg > b.n_pos - b.n_neg))
-                else:
-                    label = str(rng.randint(0, 1))
+                b, label = make_sentence(rng, lex), str(rng.randint(0, 1))
             rows.append([" ".join(a.words), " ".join(b.words), label])
         return ["sentence1", "sentence2", "label"], rows
     if rule == "noise":

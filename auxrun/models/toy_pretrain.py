@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-VERSION = "mlm/v1"  # bump when the recipe changes: old folders are no longer found
+VERSION = "mlm/v3"  # bump when the recipe changes: old folders are no longer found
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class PretrainConfig:
     intermediate_size: int = 256
     vocab_size: int = 800
     max_position: int = 128
-    sentences: int = 20000  # corpus size; half are sentence pairs
+    sentences: int = 12000  # corpus size; half are sentence pairs
+    mood: float = 0.9  # share of a sentence's polar words drawn from its mood's polarity
     epochs: int = 3
     batch_size: int = 64
     lr: float = 1e-3
@@ -48,15 +49,38 @@ class PretrainConfig:
 
 
 def corpus(cfg: PretrainConfig) -> list[tuple[str, str | None]]:
-    """Toy text from the generator's own stream: single sentences and random sentence pairs."""
-    from auxrun.data.toy import build_lexicon, make_sentence
+    """Toy text from the generator's own stream, coherent the way real text is: a sentence keeps one
+    mood (90% of its polar words from one polarity); of the pairs, half repeat some of the first
+    sentence's content words in new order, the others share a topic half the time and mostly a mood,
+    so masked-word prediction can learn which words are positive, negative or of one topic (as word
+    co-occurrence teaches BERT) without ever seeing a task's labels."""
+    from auxrun.data.toy import N_TOPICS, build_lexicon, make_sentence, reword
 
     lex = build_lexicon(cfg.lexicon_seed)
+    polar = set(lex.positive) | set(lex.negative)
     rng = random.Random(f"pretrain-{cfg.lexicon_seed}-{cfg.seed}")
+
+    def sentence(topic: int | None, mood: bool) -> str:
+        words = make_sentence(rng, lex, topic=topic).words
+        pick = [lex.negative, lex.positive]
+        return " ".join(
+            rng.choice(pick[mood == (rng.random() < cfg.mood)]) if w in polar else w for w in words
+        )
+
     out: list[tuple[str, str | None]] = []
     for i in range(cfg.sentences):
-        a = " ".join(make_sentence(rng, lex).words)
-        out.append((a, " ".join(make_sentence(rng, lex).words) if i % 2 else None))
+        topic, mood = rng.randrange(N_TOPICS), rng.random() < 0.5
+        a = sentence(topic, mood)
+        if i % 2 == 0:
+            out.append((a, None))
+            continue
+        if rng.random() < 0.5:  # the next sentence repeats some of this one's content words
+            prev = make_sentence(rng, lex, topic=topic)
+            prev.words = a.split()
+            out.append((a, " ".join(reword(rng, lex, prev, rng.random()))))
+            continue
+        b_topic = topic if rng.random() < 0.5 else None
+        out.append((a, sentence(b_topic, mood if rng.random() < 0.7 else not mood)))
     return out
 
 
