@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -97,13 +98,20 @@ def run_one(method: str, task_set: str, primary: str, seed: int, extra: list[str
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "AUXRUN_CACHE": str(cache)}
     env.setdefault("OMP_NUM_THREADS", "1")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _child_cpu()
     proc = subprocess.run(
         cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     if proc.returncode != 0:
         sys.exit(f"auxrun failed ({' '.join(cmd[3:])}):\n{proc.stderr[-2000:]}")
-    return json.loads((out / "selection.json").read_text()), time.perf_counter() - t0
+    return json.loads((out / "selection.json").read_text()), time.perf_counter() - t0, _child_cpu() - c0
+
+
+def _child_cpu() -> float:
+    """CPU seconds used by finished child processes: one thread each, so about their wall time when
+    the machine is otherwise idle (the wall time of a run on a shared machine says little)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def main() -> None:
@@ -132,14 +140,20 @@ def main() -> None:
             planted = ts.planted[primary]
             for seed in seeds:
                 run_dir = out / "runs" / f"{args.method}-{primary}-s{seed}"
-                sel, secs = run_one(args.method, args.task_set, primary, seed, extra, run_dir, cache)
+                sel, secs, cpu = run_one(args.method, args.task_set, primary, seed, extra, run_dir, cache)
                 for related in planted.related:
                     for noise in planted.noise:
                         row = {"method": args.method, "primary": primary, "seed": seed, "related": related}
-                        row |= {"noise": noise, **judge(sel, related, noise), "seconds": round(secs, 1)}
+                        row |= {
+                            "noise": noise,
+                            **judge(sel, related, noise),
+                            "seconds": round(secs, 1),
+                            "cpu_seconds": round(cpu, 1),
+                        }
                         rows.append(row)
                         print(json.dumps(row), flush=True)
         total = time.perf_counter() - t_all
+        cpu_total = sum({(r["primary"], r["seed"]): r["cpu_seconds"] for r in rows}.values())
         k, n = sum(r["ok"] for r in rows), len(rows)
         chance = sum(r["chance"] for r in rows) / n
         readout = "/".join(sorted({r["readout"] for r in rows}))
@@ -172,6 +186,7 @@ def main() -> None:
             "chance": chance,
             "p_value": p_value,
             "seconds": round(total, 1),
+            "cpu_seconds": round(cpu_total, 1),
             "rows": rows,
         }
         if args.out:
@@ -179,7 +194,7 @@ def main() -> None:
         print(
             f"\n{args.method}: related above noise in {k}/{n} runs = {100 * k / n:.0f}% "
             f"(chance {100 * chance:.0f}%, one-sided binomial p = {p_value:.2g}; readout: {readout}; "
-            f"{total:.0f} s)"
+            f"{total:.0f} s wall, {cpu_total:.0f} s CPU)"
         )
 
 

@@ -68,9 +68,12 @@ def test_planted_rules(tmp_path):
         ta, tb = _topic(e.text_a.split(), lex), _topic(e.text_b.split(), lex)
         want = "same" if ta == tb else "group" if topic_group(ta) == topic_group(tb) else "other"
         assert e.label == want
-    for e in rows("toy_pairsent"):
-        assert e.label == str(int(polarity(e.text_a) > polarity(e.text_b)))
-        assert polarity(e.text_a) != polarity(e.text_b)
+    for task, rule in (("toy_pairpol", lambda k: int(k == 2)), ("toy_pairpolcount", lambda k: k)):
+        labels = []
+        for e in rows(task):
+            labels.append(e.label)
+            assert e.label == str(rule((polarity(e.text_a) > 0) + (polarity(e.text_b) > 0)))
+        assert min(labels.count(v) for v in set(labels)) > len(labels) / (len(set(labels)) + 2)  # balanced
     for e in rows("toy_polartag"):
         assert e.label == ["POS" if w in pos else "NEG" if w in neg else "O" for w in e.tokens]
     noise = [int(e.label) for e in rows("toy_pairnoise")]

@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-VERSION = "mlm/v3"  # bump when the recipe changes: old folders are no longer found
+VERSION = "mlm/v4"  # bump when the recipe changes: old folders are no longer found
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,6 @@ class PretrainConfig:
     num_layers: int = 2
     num_heads: int = 8
     intermediate_size: int = 256
-    vocab_size: int = 800
     max_position: int = 128
     sentences: int = 12000  # corpus size; half are sentence pairs
     mood: float = 0.9  # share of a sentence's polar words drawn from its mood's polarity
@@ -89,13 +88,42 @@ def folder_name(cfg: PretrainConfig) -> str:
     return f"toy-pretrained-{h.hexdigest()[:16]}"
 
 
-def _tokenizer(cfg: PretrainConfig, tmp: Path):
-    from auxrun.config import BackboneConfig
-    from auxrun.data.toy import lexicon_corpus
-    from auxrun.models.backbone import train_tiny_tokenizer
+def _tokenizer(cfg: PretrainConfig, out: Path):
+    """A WordPiece tokenizer whose vocabulary is written down, not trained (the ``tokenizers`` trainer
+    gives a different vocabulary on each fresh build): the specials, every lexicon word whole, then
+    single characters (and their ``##`` continuations) so that any other text still tokenizes."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
 
-    bb = BackboneConfig(name="tiny", kind="tiny", vocab_size=cfg.vocab_size, max_position=cfg.max_position)
-    return train_tiny_tokenizer(lexicon_corpus(cfg.lexicon_seed), bb, tmp)
+    from auxrun.data.toy import lexicon_corpus
+    from auxrun.models.backbone import SPECIALS
+
+    words = sorted({w for line in lexicon_corpus(cfg.lexicon_seed) for w in line.split()})
+    chars = sorted(
+        {c for w in words for c in w}
+        | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-!?")
+    )
+    vocab = {
+        t: i for i, t in enumerate(dict.fromkeys([*SPECIALS, *words, *chars, *(f"##{c}" for c in chars)]))
+    }
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=cfg.max_position,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )
 
 
 def mask_tokens(input_ids, special, vocab_size: int, prob: float, gen):
