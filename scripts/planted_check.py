@@ -136,9 +136,9 @@ def main() -> None:
         out = Path(args.out) if args.out else Path(tmp)
         cache = Path(args.cache) if args.cache else out / "cache"
         rows, t_all = [], time.perf_counter()
-        for primary in primaries:
-            planted = ts.planted[primary]
-            for seed in seeds:
+        for seed in seeds:  # seed-major: a seed's head matrices are computed once, then reused
+            for primary in primaries:
+                planted = ts.planted[primary]
                 run_dir = out / "runs" / f"{args.method}-{primary}-s{seed}"
                 sel, secs, cpu = run_one(args.method, args.task_set, primary, seed, extra, run_dir, cache)
                 for related in planted.related:

@@ -3,7 +3,10 @@
 Every sentence comes from one generator with latent attributes (a topic, counts of positive and
 negative words, named-entity spans); each task labels sentences by one rule over those attributes.
 Tasks that read the same attribute are related (rating helps sentiment, topic helps pair, pos helps
-ner); noise tasks get random labels. Files are written in the official formats (GLUE-style TSV,
+ner); noise tasks get random labels. The planted pool (task_set=toy_planted) adds rules that keep the
+primary's format and change only what carries the label: intensity (4 polarity grades), pairpol /
+pairpolcount (pairs, read by polarity), pairtopic (pairs, read by topic), polartag (tags polar words),
+pairnoise (pairs, random labels). Files are written in the official formats (GLUE-style TSV,
 CoNLL columns) and read back through the same readers real data uses.
 
 Everything is a function of ``data.toy_seed`` (the lexicon) and the task name (its examples), so
