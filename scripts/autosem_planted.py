@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--primaries", nargs="*", default=None)
     ap.add_argument("--extra", nargs="*", default=[])
     args = ap.parse_args()
-    ts = OmegaConf.load(REPO / "conf" / "task_set" / "toy.yaml")
+    ts = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / "toy.yaml")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for primary in args.primaries or list(ts.planted):

@@ -3,7 +3,10 @@
 Every sentence comes from one generator with latent attributes (a topic, counts of positive and
 negative words, named-entity spans); each task labels sentences by one rule over those attributes.
 Tasks that read the same attribute are related (rating helps sentiment, topic helps pair, pos helps
-ner); noise tasks get random labels. Files are written in the official formats (GLUE-style TSV,
+ner); noise tasks get random labels. The planted pool (task_set=toy_planted) adds rules that keep the
+primary's format and change only what carries the label: intensity (4 polarity grades), pairpol /
+pairpolcount (pairs, read by polarity), pairtopic (pairs, read by topic), polartag (tags polar words),
+pairnoise (pairs, random labels). Files are written in the official formats (GLUE-style TSV,
 CoNLL columns) and read back through the same readers real data uses.
 
 Everything is a function of ``data.toy_seed`` (the lexicon) and the task name (its examples), so
@@ -115,6 +118,37 @@ def make_sentence(rng: random.Random, lex: Lexicon, topic: int | None = None) ->
 
 # ---- labelling rules: one per toy task family --------------------------------------------------
 
+INTENSITY_LABELS = ["strong_neg", "neg", "pos", "strong_pos"]
+PAIR_TOPIC_LABELS = ["same", "group", "other"]  # same topic / same topic group / the other group
+
+
+def reword(rng: random.Random, lex: Lexicon, a: Sentence, keep: float) -> list[str]:
+    """A second sentence on a's topic that keeps each of a's content words (topic, polar, name words)
+    with probability ``keep`` (all when 1), takes the rest from a fresh sentence, new filler, new order."""
+    content = [w for w in a.words if lex.category[w] != "X"]
+    kept = content if keep >= 1 else [w for w in content if rng.random() < keep]
+    fresh = [w for w in make_sentence(rng, lex, topic=a.topic).words if lex.category[w] != "X"]
+    words = kept + fresh[: len(content) - len(kept)]
+    words += [rng.choice(lex.filler) for _ in range(max(0, rng.randint(9, 16) - len(words)))]
+    rng.shuffle(words)
+    return words
+
+
+def intensity_label(diff: int) -> str:
+    """Four polarity grades of positive minus negative words (never 0: make_sentence avoids ties)."""
+    return INTENSITY_LABELS[0 if diff <= -2 else 1 if diff < 0 else 2 if diff == 1 else 3]
+
+
+def topic_group(topic: int) -> int:
+    return topic // (N_TOPICS // 2)  # sport/food/music vs travel/science/money
+
+
+def _topics_for(topic: int, label: str) -> list[int]:
+    if label == "same":
+        return [topic]
+    same_group = label == "group"
+    return [t for t in range(N_TOPICS) if t != topic and (topic_group(t) == topic_group(topic)) == same_group]
+
 
 def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[str], list[list[str]]]:
     """Header and rows (TSV) or, for tagging rules, CoNLL sentences as rows of 'word cat tag'."""
@@ -146,14 +180,44 @@ def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[
             b = make_sentence(rng, lex, topic=t)
             rows.append([" ".join(a.words), " ".join(b.words), str(int(same))])
         return ["sentence1", "sentence2", "label"], rows
+    if rule == "intensity":
+        rows = []
+        for _ in range(n):
+            s = make_sentence(rng, lex)
+            rows.append([" ".join(s.words), intensity_label(s.n_pos - s.n_neg)])
+        return ["sentence", "label"], rows
+    if rule in ("pairpol", "pairpolcount"):
+        rows = []
+        for _ in range(n):
+            want = rng.choice(["0", "1"] if rule == "pairpol" else ["0", "1", "2"])
+            while True:  # draw pairs until one has the drawn label: balanced classes
+                a, b = make_sentence(rng, lex), make_sentence(rng, lex)
+                n_positive = int(a.n_pos > a.n_neg) + int(b.n_pos > b.n_neg)
+                label = str(int(n_positive == 2)) if rule == "pairpol" else str(n_positive)
+                if label == want:
+                    break
+            rows.append([" ".join(a.words), " ".join(b.words), label])
+        return ["sentence1", "sentence2", "label"], rows
+    if rule in ("pairtopic", "pairnoise"):
+        rows = []
+        for _ in range(n):
+            a = make_sentence(rng, lex)
+            if rule == "pairtopic":
+                label = rng.choice(PAIR_TOPIC_LABELS)
+                b = make_sentence(rng, lex, topic=rng.choice(_topics_for(a.topic, label)))
+            else:
+                b, label = make_sentence(rng, lex), str(rng.randint(0, 1))
+            rows.append([" ".join(a.words), " ".join(b.words), label])
+        return ["sentence1", "sentence2", "label"], rows
     if rule == "noise":
         rows = []
         for _ in range(n):
             s = make_sentence(rng, lex)
             rows.append([" ".join(s.words), str(rng.randint(0, 1))])
         return ["sentence", "label"], rows
-    if rule in ("ner", "pos", "tagnoise"):
+    if rule in ("ner", "pos", "tagnoise", "polartag"):
         sents = []
+        pos_words, neg_words = set(lex.positive), set(lex.negative)
         for _ in range(n):
             s = make_sentence(rng, lex)
             cats = [lex.category[w] for w in s.words]
@@ -161,6 +225,8 @@ def rows_for(rule: str, n: int, rng: random.Random, lex: Lexicon) -> tuple[list[
                 tags = s.ner
             elif rule == "pos":
                 tags = cats
+            elif rule == "polartag":
+                tags = ["POS" if w in pos_words else "NEG" if w in neg_words else "O" for w in s.words]
             else:
                 tags = [rng.choice(["A", "B", "C"]) for _ in s.words]
             sents.append([f"{w} {c} {t}" for w, c, t in zip(s.words, cats, tags)])

@@ -1,0 +1,165 @@
+"""The planted toy pool (task_set=toy_planted), its pretrained tiny backbone and the planted check."""
+
+import filecmp
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from auxrun.config import DataConfig
+from auxrun.data.sources import load_raw_splits
+from auxrun.data.spec import load_task_spec
+from auxrun.data.toy import N_TOPICS, build_lexicon, intensity_label, topic_group
+from tests.conftest import REPO, compose
+
+PLANTED = compose(["task_set=toy_planted"]).task_set
+
+
+def _check_module():
+    spec = importlib.util.spec_from_file_location("planted_check", REPO / "scripts" / "planted_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_planted_auxiliary_shares_its_primarys_format():
+    """Related, unrelated and noise differ from the primary only in what carries the label."""
+    assert set(PLANTED.planted) == set(PLANTED.primaries)
+    for primary, roles in PLANTED.planted.items():
+        p = load_task_spec(primary)
+        for kind in ("related", "unrelated", "noise"):
+            for aux in roles[kind]:
+                a = load_task_spec(aux)
+                assert aux in PLANTED.tasks
+                assert (a.objective, a.input_fields) == (p.objective, p.input_fields), (primary, aux)
+
+
+def _topic(words, lex):
+    counts = [sum(w in set(t) for w in words) for t in lex.topics]
+    return max(range(N_TOPICS), key=counts.__getitem__)  # two own-topic words, at most one distractor
+
+
+def test_planted_rules(tmp_path):
+    data = DataConfig(toy_dir=str(tmp_path), toy_seed=5, toy_scale=0.2)
+    lex = build_lexicon(5)
+    pos, neg = set(lex.positive), set(lex.negative)
+
+    def polarity(text):
+        words = text.split()
+        return sum(w in pos for w in words) - sum(w in neg for w in words)
+
+    def rows(task):
+        return load_raw_splits(load_task_spec(task), data)["train"]
+
+    grades = [e.label for e in rows("toy_intensity")]
+    assert [intensity_label(d) for d in (-3, -2, -1, 1, 2, 3)] == [
+        "strong_neg",
+        "strong_neg",
+        "neg",
+        "pos",
+        "strong_pos",
+        "strong_pos",
+    ]
+    assert grades == [intensity_label(polarity(e.text_a)) for e in rows("toy_intensity")]
+    assert len(set(grades)) == 4
+    for e in rows("toy_pairtopic"):
+        ta, tb = _topic(e.text_a.split(), lex), _topic(e.text_b.split(), lex)
+        want = "same" if ta == tb else "group" if topic_group(ta) == topic_group(tb) else "other"
+        assert e.label == want
+    for task, rule in (("toy_pairpol", lambda k: int(k == 2)), ("toy_pairpolcount", lambda k: k)):
+        labels = []
+        for e in rows(task):
+            labels.append(e.label)
+            assert e.label == str(rule((polarity(e.text_a) > 0) + (polarity(e.text_b) > 0)))
+        assert min(labels.count(v) for v in set(labels)) > len(labels) / (len(set(labels)) + 2)  # balanced
+    for e in rows("toy_polartag"):
+        assert e.label == ["POS" if w in pos else "NEG" if w in neg else "O" for w in e.tokens]
+    noise = [int(e.label) for e in rows("toy_pairnoise")]
+    assert 0.3 < sum(noise) / len(noise) < 0.7
+
+
+def test_parse_seeds_and_binomial_tail():
+    mod = _check_module()
+    assert mod.parse_seeds("1-5") == [1, 2, 3, 4, 5] and mod.parse_seeds("1,3,7") == [1, 3, 7]
+    assert mod.binom_tail(15, 15) == pytest.approx(0.5**15)
+    assert mod.binom_tail(14, 15) == pytest.approx(16 / 2**15)
+    assert mod.binom_tail(0, 15) == pytest.approx(1.0)
+
+
+def test_judge_reads_scores_then_falls_back_to_the_selection():
+    judge = _check_module().judge
+    sel = {
+        "candidates": ["r", "u", "n", "x"],
+        "selected_tasks": ["r"],
+        "scores": {"r": 0.2, "u": 0.5, "n": 0.1},
+    }
+    row = judge(sel, "r", "n")
+    assert (row["readout"], row["ok"], row["related_rank"], row["noise_rank"], row["chance"]) == (
+        "scores",
+        True,
+        2,
+        3,
+        0.5,
+    )
+    assert not judge({**sel, "scores": {"r": 0.1, "n": 0.1}}, "r", "n")["ok"]  # a tie is a miss
+    row = judge({**sel, "scores": {}}, "r", "n")  # a set: related kept, noise dropped
+    assert (row["readout"], row["ok"]) == ("selected", True)
+    assert row["chance"] == pytest.approx(1 * 3 / (4 * 3))  # P(r in, n out) for a random 1-of-4 subset
+    assert not judge({**sel, "scores": {}, "selected_tasks": ["r", "n"]}, "r", "n")["ok"]
+
+
+def test_pretrained_backbone_is_deterministic_and_loads(tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    from auxrun.models.toy_pretrain import PretrainConfig, model_path
+
+    cfg = PretrainConfig(
+        hidden_size=16, num_heads=2, intermediate_size=32, sentences=96, epochs=1, batch_size=32
+    )
+    a, b = model_path(cfg, tmp_path / "a"), model_path(cfg, tmp_path / "b")
+    assert a.name == b.name and a.name.startswith("toy-pretrained-")
+    assert filecmp.cmp(a / "model.safetensors", b / "model.safetensors", shallow=False)
+    assert model_path(cfg, tmp_path / "a") == a  # reused, not rebuilt
+    other = model_path(PretrainConfig(**{**cfg.__dict__, "seed": 1}), tmp_path / "a")
+    assert other != a and not filecmp.cmp(a / "model.safetensors", other / "model.safetensors", shallow=False)
+    model, tok = AutoModel.from_pretrained(a), AutoTokenizer.from_pretrained(a)
+    assert model.config.num_attention_heads == 2
+    lex = build_lexicon(1234)
+    enc = tok(lex.positive[0], lex.topics[0][0])
+    assert tok.unk_token_id not in enc["input_ids"] and set(enc["token_type_ids"]) == {0, 1}
+
+
+def test_planted_check_end_to_end(tmp_path):
+    """One cheap method on a narrowed pool: the table, the summary line and planted_check.json."""
+    cmd = [
+        sys.executable,
+        str(REPO / "scripts" / "planted_check.py"),
+        "--method",
+        "gradts_thres",
+        "--seeds",
+        "1",
+        "--primaries",
+        "toy_sentiment",
+        "--out",
+        str(tmp_path),
+        "--extra",
+        "backbone=tiny",
+        "data.toy_scale=0.05",
+        "method.warmup_epochs=0",
+        "method.figures=false",
+        "task_set.tasks=[toy_sentiment,toy_intensity,toy_noise]",
+    ]
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((tmp_path / "planted_check.json").read_text())
+    (row,) = summary["rows"]
+    sel = json.loads((tmp_path / "runs" / "gradts_thres-toy_sentiment-s1" / "selection.json").read_text())
+    assert row["ok"] == (sel["scores"]["toy_intensity"] > sel["scores"]["toy_noise"])
+    assert (summary["runs"], summary["recovered"], summary["chance"]) == (1, int(row["ok"]), 0.5)
+    last = r.stdout.strip().splitlines()[-1]
+    assert (
+        last.startswith(f"gradts_thres: related above noise in {int(row['ok'])}/1 runs")
+        and "chance 50%" in last
+    )
