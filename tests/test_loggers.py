@@ -1,5 +1,7 @@
 """Loggers: epochs reach the logger as they end; wandb groups a sweep and a resumed run keeps its id."""
 
+import re
+
 import pytest
 
 from tests.conftest import FAST, compose
@@ -47,4 +49,6 @@ def test_wandb_run_id_survives_a_resume(tmp_path, monkeypatch):
     assert again.run.id == run_id == (tmp_path / "wandb_id").read_text().strip()
     again.finish({"best": {}, "best_epoch": None})
     folders = list((tmp_path / "wandb").glob("offline-run-*"))
-    assert folders and all(f.name.endswith(f"-{run_id}") for f in folders)  # one run id on disk
+    # wandb names a second folder of the same run within one second "...-<id>-1"
+    pattern = re.compile(rf"offline-run-\d{{8}}_\d{{6}}-{run_id}(-\d+)?")
+    assert folders and all(pattern.fullmatch(f.name) for f in folders), [f.name for f in folders]
