@@ -239,16 +239,16 @@ def test_resume_refuses_overrides_that_change_the_run(tmp_path):
     from auxrun.resume import job_config
     from auxrun.run import save_config
 
-    saved = compose(["train.epochs=2", "seed=1"])
+    saved = compose(["method=no_sel", "train.epochs=2", "seed=1"])
     save_config(saved, tmp_path)
-    overrides = ["resume=true", "train.epochs=5", "seed=1", "method.name=no_sel", "quiet=true"]
+    overrides = ["resume=true", "train.epochs=5", "seed=1", "method=no_sel", "quiet=true"]
     dcfg = OmegaConf.structured(compose(overrides))
     with pytest.raises(
         ConfigError, match=r"change train\.epochs \(saved 2, given 5\) from .*config\.yaml"
     ) as e:
         job_config(dcfg, tmp_path, overrides)
     assert "seed" not in str(e.value) and "quiet" not in str(e.value)  # unchanged or harmless
-    same = ["resume=true", "seed=1", "quiet=true", "hardware.num_threads=1"]
+    same = ["resume=true", "method=no_sel", "seed=1", "quiet=true", "hardware.num_threads=1"]
     cfg = job_config(OmegaConf.structured(compose(same)), tmp_path, same)
     assert (
         cfg.resume is True and cfg.train.epochs == 2 and cfg.quiet is True and cfg.hardware.num_threads == 1

@@ -29,7 +29,14 @@ def _auxrun(args, cwd=REPO, **kw):
 
 def test_a_failing_point_does_not_stop_the_sweep(tmp_path):
     p = _auxrun(
-        ["-m", "primary=bogus,toy_pair", "stage=inspect", "quiet=true", f"hydra.sweep.dir={tmp_path}"]
+        [
+            "-m",
+            "method=no_sel",
+            "primary=bogus,toy_pair",
+            "stage=inspect",
+            "quiet=true",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
     )
     out, err = p.communicate(timeout=600)
     assert p.returncode == 1, err[-2000:]
