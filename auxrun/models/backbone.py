@@ -122,7 +122,7 @@ def wordpiece_vocab(word_counts: dict[str, int], vocab_size: int, specials: list
     return vocab
 
 
-def _tiny_tokenizer_object(vocab: dict[str, int] | None, cfg: BackboneConfig):
+def tiny_tokenizer_object(vocab: dict[str, int] | None, cfg: BackboneConfig):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
     tok = Tokenizer(models.WordPiece(vocab or {"[UNK]": 0}, unk_token="[UNK]"))
@@ -155,23 +155,28 @@ def train_tiny_tokenizer(
     if not path.is_file():
         with entry_lock(path, "the tiny tokenizer"):
             if not path.is_file():
-                probe = _tiny_tokenizer_object(None, cfg)
+                probe = tiny_tokenizer_object(None, cfg)
                 counts: dict[str, int] = {}
                 for t in texts:
                     for w, _ in probe.pre_tokenizer.pre_tokenize_str(probe.normalizer.normalize_str(t)):
                         counts[w] = counts.get(w, 0) + 1
-                tok = _tiny_tokenizer_object(wordpiece_vocab(counts, cfg.vocab_size, SPECIALS), cfg)
+                tok = tiny_tokenizer_object(wordpiece_vocab(counts, cfg.vocab_size, SPECIALS), cfg)
                 tmp = temp_path(path)
                 tmp.write_text(tok.to_str(pretty=True), encoding="utf-8")
                 publish(tmp, path)
+    return bert_fast_tokenizer(cfg.max_position, tokenizer_file=str(path))
+
+
+def bert_fast_tokenizer(max_position: int, **source) -> PreTrainedTokenizerFast:
+    """A transformers tokenizer with BERT's special tokens over ``tokenizer_file=`` or ``tokenizer_object=``."""
     return PreTrainedTokenizerFast(
-        tokenizer_file=str(path),
+        **source,
         unk_token="[UNK]",
         pad_token="[PAD]",
         cls_token="[CLS]",
         sep_token="[SEP]",
         mask_token="[MASK]",
-        model_max_length=cfg.max_position,
+        model_max_length=max_position,
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 

@@ -92,11 +92,9 @@ def _tokenizer(cfg: PretrainConfig, out: Path):
     """A WordPiece tokenizer whose vocabulary is written down, not trained (the ``tokenizers`` trainer
     gives a different vocabulary on each fresh build): the specials, every lexicon word whole, then
     single characters (and their ``##`` continuations) so that any other text still tokenizes."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
+    from auxrun.config import BackboneConfig
     from auxrun.data.toy import lexicon_corpus
-    from auxrun.models.backbone import SPECIALS
+    from auxrun.models.backbone import SPECIALS, bert_fast_tokenizer, tiny_tokenizer_object
 
     words = sorted({w for line in lexicon_corpus(cfg.lexicon_seed) for w in line.split()})
     chars = sorted(
@@ -106,24 +104,9 @@ def _tokenizer(cfg: PretrainConfig, out: Path):
     vocab = {
         t: i for i, t in enumerate(dict.fromkeys([*SPECIALS, *words, *chars, *(f"##{c}" for c in chars)]))
     }
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=cfg.max_position,
-        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
-    )
+    # cased: BertNormalizer without lowercasing or accent stripping, as before
+    tok = tiny_tokenizer_object(vocab, BackboneConfig(name="tiny_planted", kind="tiny", cased=True))
+    return bert_fast_tokenizer(cfg.max_position, tokenizer_object=tok)
 
 
 def mask_tokens(input_ids, special, vocab_size: int, prob: float, gen):
