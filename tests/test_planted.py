@@ -80,6 +80,48 @@ def test_planted_rules(tmp_path):
     assert 0.3 < sum(noise) / len(noise) < 0.7
 
 
+def test_planted_primaries_decide_on_their_own_select_dev(tmp_path):
+    """toy_planted: each primary's select_dev is its own 300-example split from the same rule and
+    its train is kept whole; the toy pool (and any task without the split) still carves 10%."""
+    from auxrun.data.pool import TaskPool
+    from auxrun.validate import validate_run
+
+    toy_dir = f"data.toy_dir={tmp_path / 'toy'}"
+    for task_set, own in (("toy_planted", True), ("toy", False)):
+        cfg = compose([f"task_set={task_set}", "primary=toy_sentiment", "data.toy_scale=0.2", toy_dir])
+        assert cfg.data.held_out_select_dev is own
+        raw = TaskPool.load(cfg, validate_run(cfg)).raw
+        sent, aux = raw["toy_sentiment"], raw["toy_topic"]
+        assert len(aux["select_dev"]) == round(0.1 * (len(aux["train"]) + len(aux["select_dev"])))
+        if own:
+            assert (len(sent["train"]), len(sent["select_dev"])) == (60, 60)  # 300 and 300 at scale 0.2
+            assert not {e.text_a for e in sent["select_dev"]} <= {e.text_a for e in sent["train"]}
+        else:
+            assert (len(sent["train"]), len(sent["select_dev"])) == (54, 6)
+    override = compose(["task_set=toy_planted", "data.held_out_select_dev=false"])
+    assert override.data.held_out_select_dev is False  # the command line wins over the pool setting
+
+
+def test_a_split_added_to_a_toy_task_joins_its_folder_unchanged(tmp_path):
+    """A toy folder written before a task listed select_dev gets exactly the file a fresh build
+    writes, and the files already there are left as they were."""
+    spec = load_task_spec("toy_ner")
+    old, fresh = DataConfig(toy_dir=str(tmp_path / "old"), toy_scale=0.2), DataConfig(
+        toy_dir=str(tmp_path / "new"), toy_scale=0.2
+    )
+    assert set(load_raw_splits(spec, old)) == {"train", "dev", "select_dev"}
+    folder = tmp_path / "old" / spec.sources.local.dir
+    (folder / "select_dev.txt").unlink()
+    before = (folder / "train.txt").stat().st_mtime_ns
+    splits = load_raw_splits(spec, old)
+    load_raw_splits(spec, fresh)
+    assert len(splits["select_dev"]) == 60
+    assert (folder / "train.txt").stat().st_mtime_ns == before
+    assert sorted(p.name for p in folder.iterdir()) == ["dev.txt", "select_dev.txt", "train.txt"]
+    for f in ("train.txt", "dev.txt", "select_dev.txt"):
+        assert filecmp.cmp(folder / f, tmp_path / "new" / spec.sources.local.dir / f, shallow=False)
+
+
 def test_parse_seeds_and_binomial_tail():
     mod = _check_module()
     assert mod.parse_seeds("1-5") == [1, 2, 3, 4, 5] and mod.parse_seeds("1,3,7") == [1, 3, 7]

@@ -5,7 +5,9 @@ tokenizer's fingerprint, ``max_length``, the spec fields that affect encoding an
 the raw examples), so every job of a sweep after the first reads its splits instead of tokenizing.
 
 Splits: ``train`` (minus ``select_dev``), ``select_dev`` (held out from train for the methods'
-decisions: GradTS's protocol, 10% with seed 42), ``dev`` and any other reported splits, ``test``.
+decisions: GradTS's protocol, 10% with seed 42; with ``data.held_out_select_dev`` a task's own
+``select_dev`` split where its source has one, train kept whole), ``dev`` and any other reported
+splits, ``test``.
 """
 
 from __future__ import annotations
@@ -82,9 +84,13 @@ class TaskPool:
             train = splits["train"]
             if cfg.train.max_train_examples:
                 train = train[: cfg.train.max_train_examples]
-            splits["train"], splits["select_dev"] = carve(
-                train, cfg.data.select_dev_fraction, cfg.data.select_dev_seed
-            )
+            own = splits.pop("select_dev", None)  # a split the source ships (read, never reported)
+            if own and cfg.data.held_out_select_dev:
+                splits["train"], splits["select_dev"] = train, own
+            else:
+                splits["train"], splits["select_dev"] = carve(
+                    train, cfg.data.select_dev_fraction, cfg.data.select_dev_seed
+                )
             raw[name] = splits
         return cls(primary=cfg.primary, specs=specs, raw=raw)
 

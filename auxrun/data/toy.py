@@ -244,35 +244,52 @@ def toy_root(data: DataConfig) -> Path:
     return default_cache_dir() / "toy" / f"seed{data.toy_seed}-scale{data.toy_scale:g}"
 
 
+def _split_text(spec: TaskSpec, data: DataConfig, lex: Lexicon, split: str, size: int) -> str:
+    """One split file's text: a function of the toy seed, the task's name and the split alone."""
+    assert spec.sources.toy is not None and spec.sources.local is not None
+    n = max(8, round(size * data.toy_scale))
+    rng = random.Random(_stable_int(f"{data.toy_seed}/{spec.name}/{split}"))
+    header, rows = rows_for(spec.sources.toy.rule, n, rng, lex)
+    if spec.sources.local.format == "conll":
+        return "\n\n".join("\n".join(sent) for sent in rows) + "\n"
+    return "\n".join("\t".join(r) for r in [header, *rows]) + "\n"
+
+
 def write_task(spec: TaskSpec, data: DataConfig, root: Path) -> Path:
     """Write one toy task's split files under root/<spec.sources.local.dir>/, once: under the
     folder's lock (concurrent jobs wait and reuse it), into a temp folder published by an atomic
-    rename that never replaces a folder already there (auxrun/cache.py)."""
-    from auxrun.cache import entry_lock, publish_dir
+    rename that never replaces a folder already there (auxrun/cache.py). A folder written before the
+    task listed a split (e.g. the planted primaries' select_dev) gets that split's file added, each
+    published no-clobber; every split is generated from its own seed, so the files already there
+    are exactly what a fresh build would write."""
+    from auxrun.cache import entry_lock, publish, publish_dir, temp_path
 
     assert spec.sources.toy is not None and spec.sources.local is not None
     target = root / spec.sources.local.dir
-    if target.is_dir():
+    files = spec.sources.local.files
+    sizes = spec.sources.toy.sizes
+
+    def missing() -> list[str]:
+        return [split for split in sizes if not (target / files[split]).exists()]
+
+    if target.is_dir() and not missing():
         return target
     # the lock lives in the cache, not in the data folder (which holds the task files and nothing else)
     lock = default_cache_dir() / "locks" / f"toy-{_stable_int(str(target.resolve())):016x}"
     with entry_lock(lock, f"toy data for {spec.name}"):
         if target.is_dir():
+            lex = build_lexicon(data.toy_seed)
+            for split in missing():
+                tmp = temp_path(target / files[split])
+                tmp.write_text(_split_text(spec, data, lex, split, sizes[split]), encoding="utf-8")
+                publish(tmp, target / files[split])
             return target
         lex = build_lexicon(data.toy_seed)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         try:
-            for split, size in spec.sources.toy.sizes.items():
-                n = max(8, round(size * data.toy_scale))
-                rng = random.Random(_stable_int(f"{data.toy_seed}/{spec.name}/{split}"))
-                header, rows = rows_for(spec.sources.toy.rule, n, rng, lex)
-                fname = spec.sources.local.files[split]
-                if spec.sources.local.format == "conll":
-                    text = "\n\n".join("\n".join(sent) for sent in rows) + "\n"
-                else:
-                    text = "\n".join("\t".join(r) for r in [header, *rows]) + "\n"
-                (tmp / fname).write_text(text, encoding="utf-8")
+            for split, size in sizes.items():
+                (tmp / files[split]).write_text(_split_text(spec, data, lex, split, size), encoding="utf-8")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
