@@ -8,6 +8,7 @@ raises the primary's tuning loss), and the primary's best dev score per method. 
 (conf/setting/toy_avil.yaml, toy_diw.yaml) apply.
 
     nice -n 10 python scripts/weighting_planted.py --seeds 1 2 3 --epochs 4 --scale 0.5 [--primaries toy_ner]
+    python scripts/weighting_planted.py --task-set toy_planted --extra backbone=tiny_planted --scale 1
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", default=list(METHODS))
     ap.add_argument("--out", type=Path, default=None, help="also write every run's record as JSON")
     ap.add_argument("--extra", nargs="*", default=[])
+    ap.add_argument("--task-set", default="toy", help="a pool with planted roles: toy or toy_planted")
     args = ap.parse_args()
     planted = OmegaConf.to_container(
-        OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / "toy.yaml").planted
+        OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / f"{args.task_set}.yaml").planted
     )
     primaries = args.primaries or list(planted)
     records = []
@@ -80,6 +82,7 @@ def main() -> None:
                     res = run(
                         [
                             f"method={method}",
+                            f"task_set={args.task_set}",
                             f"primary={primary}",
                             f"seed={seed}",
                             f"train.epochs={args.epochs}",

@@ -106,8 +106,9 @@ def test_a_split_added_to_a_toy_task_joins_its_folder_unchanged(tmp_path):
     """A toy folder written before a task listed select_dev gets exactly the file a fresh build
     writes, and the files already there are left as they were."""
     spec = load_task_spec("toy_ner")
-    old, fresh = DataConfig(toy_dir=str(tmp_path / "old"), toy_scale=0.2), DataConfig(
-        toy_dir=str(tmp_path / "new"), toy_scale=0.2
+    old, fresh = (
+        DataConfig(toy_dir=str(tmp_path / "old"), toy_scale=0.2),
+        DataConfig(toy_dir=str(tmp_path / "new"), toy_scale=0.2),
     )
     assert set(load_raw_splits(spec, old)) == {"train", "dev", "select_dev"}
     folder = tmp_path / "old" / spec.sources.local.dir

@@ -545,7 +545,7 @@ def write_report(data: dict[str, Any], args) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="auxrun-report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="auxrun-report", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("root", type=Path, help="a folder holding run folders (multirun/..., outputs/)")
     ap.add_argument("--split", default="dev")
     ap.add_argument("--format", choices=["md", "csv", "latex"], default="md")
