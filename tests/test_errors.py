@@ -92,6 +92,27 @@ def test_a_one_example_train_split_cannot_hold_out_select_dev(tmp_path):
         _load("rte", tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["train.max_train_examples=1"],
+            "1 training example(s) (train.max_train_examples=1) leave 1 for train and 0",
+        ),
+        (
+            ["data.select_dev_fraction=0.95", "data.toy_scale=0.001"],
+            "8 training example(s) leave 0 for train and 8",
+        ),
+    ],
+)
+def test_a_split_left_empty_by_the_select_dev_carve_is_an_error(tmp_path, overrides, expected):
+    run_dir = tmp_path / "run"
+    args = ["task_set=toy", "primary=toy_sentiment", "method=single_task", f"hydra.run.dir={run_dir}"]
+    env = {"AUXRUN_CACHE": str(tmp_path / "cache")}
+    _one_line(_cli([*args, *overrides], env=env), "task 'toy_", expected)
+    assert not (run_dir / "results.json").exists()
+
+
 def _task_dir(tmp_path: Path, text: str) -> Path:
     tasks = tmp_path / "tasks"
     tasks.mkdir(exist_ok=True)

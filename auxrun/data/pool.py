@@ -23,6 +23,7 @@ from auxrun.data.example import Example
 from auxrun.data.features import EncodedSplit, encode_split, load_encoded, save_encoded
 from auxrun.data.sources import load_raw_splits
 from auxrun.data.spec import TaskSpec, load_task_spec
+from auxrun.errors import DataError
 
 
 def carve(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -91,6 +92,15 @@ class TaskPool:
                 splits["train"], splits["select_dev"] = carve(
                     train, cfg.data.select_dev_fraction, cfg.data.select_dev_seed
                 )
+                if cfg.data.select_dev_fraction > 0 and not (splits["train"] and splits["select_dev"]):
+                    cap = f" (train.max_train_examples={cfg.train.max_train_examples})" * bool(
+                        cfg.train.max_train_examples
+                    )
+                    raise DataError(
+                        f"task '{name}': {len(train)} training example(s){cap} leave "
+                        f"{len(splits['train'])} for train and {len(splits['select_dev'])} for select_dev "
+                        f"at data.select_dev_fraction={cfg.data.select_dev_fraction}; both need at least one"
+                    )
             raw[name] = splits
         return cls(primary=cfg.primary, specs=specs, raw=raw)
 
