@@ -4,13 +4,15 @@ AUTOSEM stage 1 (auxrun/methods/autosem_p1.py) pulls an arm, trains ``batches_pe
 mini-batches of it and rewards the arm 1 when the primary's select_dev metric did not fall (Eq. 3;
 the planted pool's settings break a tie by the select_dev loss). Each arm's utility estimates its
 reward probability. This script measures that probability directly: train the bandit's trainer for
-``--warm`` rounds on arms drawn uniformly (a state like the bandit's after exploring), snapshot it,
+``--warm`` rounds (the primary with probability ``--primary-share``, else an auxiliary drawn uniformly:
+a state like the bandit's, whose stronger primary prior pulls the primary about a third of the
+time), snapshot it,
 then for the primary and its related, unrelated and noise auxiliaries repeat ``--reps`` times:
 restore the snapshot, train one round of that arm, and score the reward against the snapshot's
 select_dev score. If the related and the noise arm earn rewards at the same rate, no number of
 rounds lets the bandit rank them apart.
 
-    python scripts/autosem_reward_probe.py --seeds 1 2 --warm 10 40 --reps 16
+    python scripts/autosem_reward_probe.py --seeds 1 2 --warm 20 60 --reps 20
 """
 
 from __future__ import annotations
@@ -48,9 +50,17 @@ class Rounds(Controller):
         return self.batches
 
 
-def probe(primary: str, seed: int, warms: list[int], reps: int, task_set: str, extra: list[str]) -> list[dict]:
+def probe(
+    primary: str, seed: int, warms: list[int], reps: int, share: float, task_set: str, extra: list[str]
+) -> list[dict]:
     register_configs()
-    overrides = [f"task_set={task_set}", "method=autosem_p1", f"primary={primary}", f"seed={seed}", "quiet=true"]
+    overrides = [
+        f"task_set={task_set}",
+        "method=autosem_p1",
+        f"primary={primary}",
+        f"seed={seed}",
+        "quiet=true",
+    ]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = OmegaConf.to_object(compose("config", overrides=[*overrides, *extra]))
     specs = validate_run(cfg)
@@ -69,11 +79,11 @@ def probe(primary: str, seed: int, warms: list[int], reps: int, task_set: str, e
     )
     metric = pool.specs[primary].main_metric
     rng = random.Random(seed)
-    everyone = [primary, *pool.auxiliaries]
     out, done = [], 0
     for warm in sorted(warms):
         while done < warm:
-            trainer.train_batches(rng.choice(everyone), m.batches_per_round)
+            arm = primary if rng.random() < share else rng.choice(pool.auxiliaries)
+            trainer.train_batches(arm, m.batches_per_round)
             done += 1
         snap = trainer.snapshot()
         before = _primary_score(trainer, primary, metric)
@@ -112,7 +122,8 @@ def main() -> None:
     ap.add_argument("--task-set", default="toy_planted")
     ap.add_argument("--primaries", nargs="*", default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--warm", type=int, nargs="+", default=[10, 40], help="rounds of uniform arms first")
+    ap.add_argument("--warm", type=int, nargs="+", default=[20, 60], help="rounds trained before probing")
+    ap.add_argument("--primary-share", type=float, default=0.5, help="share of warm rounds on the primary")
     ap.add_argument("--reps", type=int, default=16)
     ap.add_argument("--extra", nargs="*", default=["backbone=tiny_planted"])
     args = ap.parse_args()
@@ -120,7 +131,7 @@ def main() -> None:
     rows = []
     for primary in args.primaries or list(planted):
         for seed in args.seeds:
-            rows += probe(primary, seed, args.warm, args.reps, args.task_set, args.extra)
+            rows += probe(primary, seed, args.warm, args.reps, args.primary_share, args.task_set, args.extra)
     print("\n| primary | after rounds | primary | related | unrelated | noise |")
     print("|---|---|---|---|---|---|")
     keys = sorted({(r["primary"], r["warm"]) for r in rows}, key=lambda k: (list(planted).index(k[0]), k[1]))

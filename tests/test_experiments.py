@@ -100,6 +100,13 @@ def test_experiment_settings_and_the_command_line_wins():
     ]
     # an experiment keeps the per-task-set method settings (setting/toy_autosem.yaml)
     assert compose(["experiment=toy_planted", "method=autosem"]).method.rounds == 100
+    planted = compose(["experiment=toy_planted", "method=gradts_thres"])
+    assert (planted.task_set.name, planted.backbone.name, planted.method.warmup_epochs) == (
+        "toy_planted",
+        "tiny_planted",
+        10,
+    )
+    assert planted.data.held_out_select_dev is True
 
 
 def test_sweep_grid_is_hydra_s_own(tmp_path):
@@ -110,4 +117,4 @@ def test_sweep_grid_is_hydra_s_own(tmp_path):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose("config", overrides=["experiment=gradts_table2"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params.primary == "cola,mrpc,mnli,qnli,qqp,rte,sst2,wnli"
-    assert sweep_params("toy_planted")["seed"] == ["1", "2", "3"]
+    assert sweep_params("toy_planted")["seed"] == ["1", "2", "3", "4", "5"]

@@ -23,6 +23,8 @@ def test_toy_experiment_runs_into_a_report_folder(tmp_path):
             "auxrun.cli",
             "-m",
             "experiment=toy_planted",
+            "task_set=toy",  # the toy pool and tiny backbone: the report, not the planted pool, is tested
+            "backbone=tiny",
             "method=single_task,gradts_thres",  # the command line narrows the experiment's grid
             "primary=toy_sentiment",
             "seed=1,2",
