@@ -11,6 +11,7 @@ keeps the runs and a ``planted_check.json`` summary.
 
     python scripts/planted_check.py --method gradts_thres                    # seeds 1-5, toy_planted
     python scripts/planted_check.py --method autosem_p1 --seeds 1-2 --extra train.epochs=2
+    python scripts/planted_check.py --method avil --stage all                 # weights come from training
 
 Settings: the pool's planted check settings are the defaults (``--task-set toy_planted``, the
 ``tiny_planted`` backbone; see README "On the toy pool"); ``--extra`` adds overrides. Runs share
@@ -52,9 +53,13 @@ def binom_tail(k: int, n: int, p: float = 0.5) -> float:
     return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
-def judge(sel: dict, related: str, noise: str) -> dict:
-    """One run's verdict for one (related, noise) pair of a primary."""
-    scores, chosen = sel.get("scores") or {}, list(sel.get("selected_tasks") or [])
+def judge(sel: dict, related: str, noise: str, results: dict | None = None) -> dict:
+    """One run's verdict for one (related, noise) pair of a primary. Scores are read as the report
+    reads them (``Run.task_scores``: scores, else final task weights, else FastMTL's kept shares)."""
+    from auxrun.reporting.runs import Run
+
+    scores = Run(Path("."), {}, results=results, selection=sel).task_scores()
+    chosen = list(sel.get("selected_tasks") or [])
     cands = list(sel.get("candidates") or [])
     row = {
         "related_selected": related in chosen,
@@ -82,13 +87,15 @@ def judge(sel: dict, related: str, noise: str) -> dict:
     return row
 
 
-def run_one(method: str, task_set: str, primary: str, seed: int, extra: list[str], out: Path, cache: Path):
+def run_one(
+    method: str, task_set: str, primary: str, seed: int, extra: list[str], out: Path, cache: Path, stage: str
+):
     cmd = [
         sys.executable,
         "-m",
         "auxrun.cli",
         "quiet=true",
-        "stage=select",
+        f"stage={stage}",
         f"hydra.run.dir={out}",
         f"method={method}",
         f"task_set={task_set}",
@@ -104,7 +111,9 @@ def run_one(method: str, task_set: str, primary: str, seed: int, extra: list[str
     )
     if proc.returncode != 0:
         sys.exit(f"auxrun failed ({' '.join(cmd[3:])}):\n{proc.stderr[-2000:]}")
-    return json.loads((out / "selection.json").read_text()), time.perf_counter() - t0, _child_cpu() - c0
+    res = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else None
+    sel = json.loads((out / "selection.json").read_text())
+    return sel, res, time.perf_counter() - t0, _child_cpu() - c0
 
 
 def _child_cpu() -> float:
@@ -125,6 +134,12 @@ def main() -> None:
     )
     ap.add_argument("--out", default=None, help="keep runs and planted_check.json here")
     ap.add_argument("--cache", default=None, help="artifact cache shared by the runs")
+    ap.add_argument(
+        "--stage",
+        default="select",
+        choices=["select", "all"],
+        help="'all' for methods that decide while training (avil, diw: their final task weights)",
+    )
     args = ap.parse_args()
     extra = DEFAULT_EXTRA if args.extra is None else args.extra
     seeds = parse_seeds(args.seeds)
@@ -140,13 +155,15 @@ def main() -> None:
             for primary in primaries:
                 planted = ts.planted[primary]
                 run_dir = out / "runs" / f"{args.method}-{primary}-s{seed}"
-                sel, secs, cpu = run_one(args.method, args.task_set, primary, seed, extra, run_dir, cache)
+                sel, res, secs, cpu = run_one(
+                    args.method, args.task_set, primary, seed, extra, run_dir, cache, args.stage
+                )
                 for related in planted.related:
                     for noise in planted.noise:
                         row = {"method": args.method, "primary": primary, "seed": seed, "related": related}
                         row |= {
                             "noise": noise,
-                            **judge(sel, related, noise),
+                            **judge(sel, related, noise, res),
                             "seconds": round(secs, 1),
                             "cpu_seconds": round(cpu, 1),
                         }

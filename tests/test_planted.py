@@ -151,6 +151,14 @@ def test_judge_reads_scores_then_falls_back_to_the_selection():
     assert (row["readout"], row["ok"]) == ("selected", True)
     assert row["chance"] == pytest.approx(1 * 3 / (4 * 3))  # P(r in, n out) for a random 1-of-4 subset
     assert not judge({**sel, "scores": {}, "selected_tasks": ["r", "n"]}, "r", "n")["ok"]
+    # methods without scores are read as the report reads them: final task weights (avil, diw) ...
+    weights = {"task_weights": {"r": 0.2, "u": 0.3, "n": 0.25, "x": 0.25}}
+    row = judge({**sel, "scores": {}}, "r", "n", weights)
+    assert (row["readout"], row["ok"], row["related_rank"]) == ("scores", False, 4)
+    # ... or the share of each candidate's instances a FastMTL-style selection kept
+    shares = {"r": {"kept": 30, "total": 100}, "n": {"kept": 10, "total": 100}, "u": {"kept": 0, "total": 50}}
+    row = judge({**sel, "scores": {}, "instances": shares}, "r", "n")
+    assert (row["readout"], row["ok"], row["related_score"], row["noise_score"]) == ("scores", True, 0.3, 0.1)
 
 
 def test_pretrained_backbone_is_deterministic_and_loads(tmp_path):

@@ -1,5 +1,7 @@
 """Measured transfer (issue 14) on fixed run folders: gains and labels, selector scores by hand."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -59,6 +61,11 @@ def test_truth_table_and_selector_scores(tmp_path):
         scores={"r": 0.1, "u": 0.6, "n": 0.7},
         cost=(300, 100),
     )
+    # a weighting method writes no scores: its final task weights are read instead (results.json)
+    make_run(tmp_path / "weights", "avil", 1, 85.0, selected=[], scores={}, cost=(0, 500))
+    res = json.loads((tmp_path / "weights" / "results.json").read_text())
+    res["task_weights"] = {"a": 0.4, "r": 0.3, "u": 0.2, "n": 0.1}
+    (tmp_path / "weights" / "results.json").write_text(json.dumps(res))
     main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "200"])
     md = (tmp_path / "rep" / "report.md").read_text()
     rows = {
@@ -85,6 +92,8 @@ def test_truth_table_and_selector_scores(tmp_path):
         f"| autosem_p1 | 1 | {rho:.2f} (1) | {tau:.2f} (1) | 0.00 (1) | 0.00 (1) | – (something helps) | 400 | 0.57 |"
         in md
     )
+    avil = next(x for x in md.splitlines() if x.startswith("| avil | 1 |")).split(" | ")
+    assert avil[2:4] == ["1.00 (1)", "1.00 (1)"]  # weights r > u > n follow the gains r > u > n
 
 
 def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):

@@ -34,7 +34,7 @@ def run_planted(run: Run) -> dict[str, Any] | None:
         return None
     related, noise = list(roles.get("related", [])), list(roles.get("noise", []))
     candidates, selected = list(sel.get("candidates", [])), list(sel.get("selected_tasks", []))
-    scores = sel.get("scores") or {}
+    scores = run.task_scores()
     pairs = [(r, n) for r in related for n in noise if r in scores and n in scores]
     above = None
     if pairs:

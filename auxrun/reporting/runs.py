@@ -53,6 +53,21 @@ class Run:
         value = (self.results or {}).get("best", {}).get(split, {}).get(metric)
         return None if value is None else float(value)
 
+    def task_scores(self) -> dict[str, float]:
+        """The method's score per candidate, higher = more useful, read without knowing the method:
+        ``selection.json`` ``scores`` (GradTS's taus, AUTOSEM's utilities, the heuristics' ranks);
+        else ``results.json`` ``task_weights`` (alpha-VIL's and DIW's final weights); else, where
+        the selection kept part of some candidates' instances (FastMTL), each candidate's kept
+        share of its instances. Empty when the run says nothing of the kind."""
+        sel = self.selection or {}
+        candidates = list(sel.get("candidates") or [])
+        for source in (sel.get("scores"), (self.results or {}).get("task_weights")):
+            if source:
+                return {t: float(v) for t, v in source.items() if t in candidates and v is not None}
+        inst = sel.get("instances") or {}
+        shares = {t: inst[t]["kept"] / inst[t]["total"] for t in candidates if inst.get(t, {}).get("total")}
+        return shares if any(v < 1 for v in shares.values()) else {}
+
     def cost(self, what: str = "examples_backward") -> float:
         """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
         the data stage and the ``compare`` baselines are not the method's cost."""

@@ -8,7 +8,8 @@ difference, with the paired bootstrap over dev examples and, with 3+ seeds, the 
 otherwise neutral.
 
 A selection run on the same primary (and task set and backbone) is then scored: Spearman and Kendall
-between the method's task scores (``selection.json`` ``scores``, read as higher = more useful) and the
+between the method's task scores (``Run.task_scores``: selection.json ``scores``, else the final task
+weights, else FastMTL's kept share of each task; read as higher = more useful) and the
 mean gains over the candidates that have both; precision and recall of the selected set against the
 helpful set; and, where nothing is helpful, whether it selected nothing. The cost column sets the
 method's selection + training cost beside what the whole measurement for that primary cost.
@@ -116,7 +117,7 @@ def score_selection(run: Run, truth: dict[str, Any]) -> dict[str, Any] | None:
         return None
     helpful = {a for a in candidates if truth["aux"][a]["label"] == "helpful"}
     selected = {a for a in sel.get("selected_tasks", []) if a in gains}
-    scores = sel.get("scores") or {}
+    scores = run.task_scores()
     scored = [a for a in candidates if isinstance(scores.get(a), int | float)]
     out: dict[str, Any] = {"spearman": None, "kendall": None}
     if len(scored) >= 3 and len({scores[a] for a in scored}) > 1 and len({gains[a] for a in scored}) > 1:
