@@ -265,6 +265,19 @@ def test_csv_and_empty_folder(tmp_path, capsys):
         main([str(tmp_path / "0" / "nothing")])
 
 
+def test_runs_reached_through_links_are_read_once(tmp_path, capsys):
+    """A report over sweeps gathered by symbolic links; a link back up the tree is not a loop."""
+    make_run(tmp_path / "sweeps" / "a" / "0", "no_sel", 1, 80.0)
+    make_run(tmp_path / "sweeps" / "b" / "0", "no_sel", 2, 90.0)
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "a").symlink_to(tmp_path / "sweeps" / "a")
+    (both / "b").symlink_to(tmp_path / "sweeps" / "b")
+    (both / "loop").symlink_to(both)
+    main([str(both), "--format", "csv"])
+    assert capsys.readouterr().out.splitlines()[1] == "toy,tiny,a,accuracy,85.00 ± 7.07 (n=2)"
+
+
 def test_score_against_n_is_drawn_from_runs_with_n_samples(tmp_path):
     for i, (n, acc) in enumerate([(500, 70.0), (1000, 72.0), (2000, 75.0)]):
         for method in ("fastmtl", "random_sampling"):

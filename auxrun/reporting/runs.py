@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,10 +147,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def collect(root: Path) -> list[Run]:
-    """Every run folder below ``root``: folders with results.json, config.yaml or Hydra's .hydra/."""
-    folders = set()
-    for marker in ("results.json", "config.yaml", ".hydra"):
-        folders.update(p.parent for p in root.rglob(marker))
+    """Every run folder below ``root``: folders with results.json, config.yaml or Hydra's .hydra/.
+    Symbolic links to folders are followed (a report over sweeps gathered by links), each real
+    folder once."""
+    folders, seen = set(), set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        if {"results.json", "config.yaml", ".hydra"} & (set(filenames) | set(dirnames)):
+            folders.add(Path(dirpath))
     runs = []
     for folder in sorted(folders):
         rel = folder.relative_to(root).parts if folder != root else ()
