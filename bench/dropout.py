@@ -7,7 +7,8 @@ the backward of a sum, timed alternately with the others, best of ``--repeats``.
 - ``torch``: ``nn.functional.dropout`` (bernoulli_ mask), what nn.Dropout and SDPA's math path run;
 - ``rand_ge``: a uniform float per element, ``>= p`` into a float mask, scaled (rate exact to 2**-24);
 - ``bits32_float``: (auxrun's) 32 raw generator bits per element vs an int32 threshold, compared
-  straight into a float mask, scaled; autograd saves that float mask;
+  straight into a float mask, scaled; autograd saves that float mask; the bits in a reused buffer;
+- ``bits32_fresh``: the same with the bits in a fresh allocation every call (its page faults);
 - ``bits32_where``: the same bits into a bool mask, ``torch.where(mask, x, 0) * scale``;
 - ``bits32_bool_fn``: the same bool mask saved by a custom ``autograd.Function`` (a quarter of the
   memory), forward and backward ``t.mul(mask).mul_(scale)``;
@@ -49,6 +50,14 @@ def v_rand_ge(x):
 
 def v_bits32_float(x):
     return x * dropout_mask(x.shape, P, x.dtype)
+
+
+def v_bits32_fresh(x):  # as bits32_float, but the int64 words in a fresh allocation every call
+    n = x.numel()
+    words = torch.empty((n + 1) // 2, dtype=torch.int64).random_(-(2**63), None).view(torch.int32)[:n]
+    mask = torch.empty_like(x)
+    torch.ge(words.view(x.shape), keep_threshold(P), out=mask)
+    return x * mask.mul_(1 / (1 - P))
 
 
 def _bool_mask32(shape):
@@ -123,6 +132,7 @@ VARIANTS = {
     "torch": v_torch,
     "rand_ge": v_rand_ge,
     "bits32_float": v_bits32_float,
+    "bits32_fresh": v_bits32_fresh,
     "bits32_where": v_bits32_where,
     "bits32_bool_fn": v_bits32_bool_fn,
     "bits16_tie": v_bits16_tie,
