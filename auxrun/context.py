@@ -11,10 +11,12 @@ import torch
 from auxrun.config import RunConfig
 from auxrun.data.pool import TaskPool
 from auxrun.models.backbone import build_encoder
+from auxrun.models.fast_dropout import apply_fast_dropout
 from auxrun.models.mtl import MultiTaskModel
 from auxrun.selection import Selection
 from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
+from auxrun.training.hardware import fast_dropout_on
 from auxrun.training.trainer import MTLTrainer
 
 
@@ -35,7 +37,8 @@ class RunContext:
     cache_dir: Path
 
     def new_model(self, tasks: list[str]) -> MultiTaskModel:
-        """A fresh model: the backbone's initial weights (seeded for tiny) and new heads for ``tasks``."""
+        """A fresh model: the backbone's initial weights (seeded for tiny) and new heads for ``tasks``;
+        the encoder's dropout is auxrun's fast one where ``hardware.fast_dropout`` says so."""
         cfg = self.cfg
         encoder = build_encoder(
             cfg.backbone,
@@ -44,6 +47,8 @@ class RunContext:
             cfg.train.dropout,
             attn_implementation=cfg.hardware.attn_implementation,
         )
+        if fast_dropout_on(cfg.hardware):
+            apply_fast_dropout(encoder)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed + 1)
             return MultiTaskModel(

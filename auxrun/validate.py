@@ -5,6 +5,7 @@ from __future__ import annotations
 from auxrun.config import RunConfig
 from auxrun.data.spec import TaskSpec, available_tasks, load_task_spec
 from auxrun.errors import ConfigError
+from auxrun.training.hardware import FAST_DROPOUT
 
 STAGES = ("all", "select", "train", "inspect")
 
@@ -91,6 +92,8 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
         raise ConfigError(
             f"hardware.attn_implementation='{hw.attn_implementation}' is not one of ['sdpa', 'eager']"
         )
+    if str(hw.fast_dropout).lower() not in FAST_DROPOUT:
+        raise ConfigError(f"hardware.fast_dropout='{hw.fast_dropout}' is not one of {list(FAST_DROPOUT)}")
     _range("hardware.num_workers", hw.num_workers, 0)
     if hw.device.startswith("cuda"):
         import torch

@@ -14,7 +14,10 @@ are timed alternately, best repeat of each, so machine load hits both alike. A h
 trainer step runs under ``torch.profiler`` and the per-op table says where the time goes. Last
 line: ``mfu <achieved / peak>``.
 
-    python bench/mfu.py [--steps 3] [--repeats 3] [--threads 1]
+    python bench/mfu.py [--steps 3] [--repeats 3] [--threads 1] [--override KEY=VALUE ...]
+
+``--override`` adds Hydra overrides to the run's config, e.g. ``hardware.fast_dropout=false``; the
+header says whether auxrun's fast dropout is on.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from auxrun.config import register_configs  # noqa: E402
 from auxrun.data.features import EncodedSplit  # noqa: E402
+from auxrun.models.fast_dropout import FastDropout  # noqa: E402
 from auxrun.paths import CONF_DIR  # noqa: E402
 from auxrun.run import build_context  # noqa: E402
 from auxrun.selection import Selection  # noqa: E402
@@ -45,7 +49,7 @@ B, L, TASK = 32, 128, "toy_sentiment"
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")
 
 
-def build(threads: int):
+def build(threads: int, overrides: list[str]):
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = OmegaConf.to_object(
@@ -57,6 +61,7 @@ def build(threads: int):
                     "data.toy_scale=0.1",
                     f"train.batch_size={B}",
                     "quiet=true",
+                    *overrides,
                 ],
             )
         )
@@ -136,8 +141,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--override", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="more Hydra overrides"
+    )
     args = ap.parse_args()
-    ctx, trainer = build(args.threads)
+    ctx, trainer = build(args.threads, args.override)
     config = trainer.model.encoder.config
     flops = step_flops(config, 2)
     shapes = gemm_shapes(config)
@@ -145,6 +153,11 @@ def main() -> None:
         f"MiniLM-L6 ({config.num_hidden_layers} x {config.hidden_size}, attention "
         f"{config._attn_implementation}), batch {B} x {L} tokens, torch threads {args.threads}; "
         f"{flops / 1e9:.1f} GFLOP a step"
+    )
+    fast = sum(isinstance(m, FastDropout) for m in trainer.model.encoder.modules())
+    print(
+        f"fast dropout {'on' if fast else 'off'} (hardware.fast_dropout={ctx.cfg.hardware.fast_dropout}, "
+        f"{fast} modules); overrides: {' '.join(args.override) or 'none'}"
     )
     print(f"load at start: {load_avg()}")
     peak = trainer_best = hand_best = 0.0

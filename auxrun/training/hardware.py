@@ -27,6 +27,7 @@ from auxrun.errors import ConfigError
 log = logging.getLogger("auxrun")
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+FAST_DROPOUT = ("auto", "true", "false")
 
 
 def pick_device(name: str) -> torch.device:
@@ -103,6 +104,17 @@ def configure_backends(hw: HardwareConfig, device: torch.device) -> None:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = hw.tf32
         torch.backends.cudnn.allow_tf32 = hw.tf32
+
+
+def fast_dropout_on(hw: HardwareConfig) -> bool:
+    """``hardware.fast_dropout``: ``auto`` is on where the device is the CPU (torch's bernoulli mask
+    costs about twice a uniform draw there) and off on CUDA, whose fused dropout kernels are fast."""
+    value = str(hw.fast_dropout).lower()  # Hydra hands a bare true/false over as 'True'/'False'
+    if value not in FAST_DROPOUT:
+        raise ConfigError(f"hardware.fast_dropout='{hw.fast_dropout}' is not one of {list(FAST_DROPOUT)}")
+    if value == "auto":
+        return pick_device(hw.device).type == "cpu"
+    return value == "true"
 
 
 def pin_memory(hw: HardwareConfig, device: torch.device) -> bool:
