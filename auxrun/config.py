@@ -64,8 +64,9 @@ class HardwareConfig:
     tf32: bool = True  # TF32 matmuls on CUDA (Ampere+)
     attn_implementation: str = "sdpa"  # sdpa (fused attention, eager where a model lacks it) | eager
     # auto | true | false: dropout masks from raw generator bits (auxrun/models/fast_dropout.py) for the
-    # encoder's hidden states and attention probabilities; auto = on for CPU, off on CUDA (fused there)
-    fast_dropout: str = "auto"
+    # encoder's hidden states and attention probabilities; auto = on for CPU, off on CUDA (fused there).
+    # Off by default: it draws other masks than torch's, so it would change every published CPU number.
+    fast_dropout: str = "false"
     compile: bool = False  # torch.compile the encoder
     compile_backend: str = "inductor"
     distributed: bool = False  # data-parallel training across torchrun's processes (hardware=multi_gpu)

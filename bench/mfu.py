@@ -17,7 +17,8 @@ line: ``mfu <achieved / peak>``.
     python bench/mfu.py [--steps 3] [--repeats 3] [--threads 1] [--override KEY=VALUE ...]
 
 ``--override`` adds Hydra overrides to the run's config, e.g. ``hardware.fast_dropout=false``; the
-header says whether auxrun's fast dropout is on.
+benchmark turns ``hardware.fast_dropout=true`` on unless an override sets it (it is opt-in in runs,
+because it draws other masks than torch's), and the header says whether it is on.
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ def main() -> None:
         "--override", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="more Hydra overrides"
     )
     args = ap.parse_args()
+    if not any(o.startswith("hardware.fast_dropout=") for o in args.override):
+        args.override.append("hardware.fast_dropout=true")
     ctx, trainer = build(args.threads, args.override)
     config = trainer.model.encoder.config
     flops = step_flops(config, 2)

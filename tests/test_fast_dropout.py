@@ -198,8 +198,9 @@ def test_training_forward_draws_every_mask_with_the_fast_path(monkeypatch):
 
 def test_option_resolution_and_validation():
     cfg = compose([])
-    assert cfg.hardware.fast_dropout == "auto" and fast_dropout_on(cfg.hardware)  # CPU
-    hw = cfg.hardware
+    assert cfg.hardware.fast_dropout == "false" and not fast_dropout_on(cfg.hardware)  # opt-in
+    hw = compose(["hardware.fast_dropout=auto"]).hardware
+    assert fast_dropout_on(hw)  # auto: on for the CPU
     assert not fast_dropout_on(dataclasses.replace(hw, device="cuda"))  # auto: off on CUDA
     assert fast_dropout_on(dataclasses.replace(hw, device="cuda", fast_dropout="true"))
     assert not fast_dropout_on(compose(["hardware.fast_dropout=false"]).hardware)

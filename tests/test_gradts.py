@@ -107,6 +107,11 @@ def test_cache_is_reused_across_primaries_and_pools_and_missed_when_data_changes
         ["method=gradts_thres", POOL3, *TOY3, "stage=select", "train.max_train_examples=40"], tmp_path / "d"
     )
     assert {v["cache"] for v in _notes(tmp_path / "d").values()} == {"miss"}
+    # auxrun's fast dropout draws other masks, so the probes differ: a separate cache entry
+    run_auxrun(
+        ["method=gradts_thres", POOL3, *TOY3, "stage=select", "hardware.fast_dropout=true"], tmp_path / "e"
+    )
+    assert {v["cache"] for v in _notes(tmp_path / "e").values()} == {"miss"}
 
 
 @pytest.mark.parametrize("method", ["gradts_thres", "gradts_trial", "gradts_fg"])

@@ -59,6 +59,7 @@ from auxrun.methods.base import Method
 from auxrun.methods.greedy import GreedyResult, TrialConfig, run_trials, validate_trial_config
 from auxrun.methods.registry import register
 from auxrun.selection import Selection
+from auxrun.training.hardware import fast_dropout_on
 
 log = logging.getLogger("auxrun")
 
@@ -149,6 +150,17 @@ class GradTSBase(Method):
             self._tok_fp = tokenizer_fingerprint(pool.tokenizer)
         spec = pool.specs[task]
         t = cfg.train
+        train = {
+            "batch_size": t.batch_size,
+            "lr": t.lr if t.lr is not None else cfg.backbone.lr,
+            "weight_decay": t.weight_decay,
+            "warmup_ratio": t.warmup_ratio,
+            "max_grad_norm": t.max_grad_norm,
+            "dropout": t.dropout,
+            "precision": cfg.hardware.precision,
+        }
+        if fast_dropout_on(cfg.hardware):  # other dropout masks, other fine-tuned probe (torch's: no key)
+            train["dropout_masks"] = "auxrun-fast-v1"
         return {
             "algorithm": ALGORITHM,
             "backbone": asdict(cfg.backbone),
@@ -159,15 +171,7 @@ class GradTSBase(Method):
             "train_data": split_fingerprint(pool.split(task, "train")),
             "seed": cfg.seed,
             "warmup_epochs": self.cfg.warmup_epochs,
-            "train": {
-                "batch_size": t.batch_size,
-                "lr": t.lr if t.lr is not None else cfg.backbone.lr,
-                "weight_decay": t.weight_decay,
-                "warmup_ratio": t.warmup_ratio,
-                "max_grad_norm": t.max_grad_norm,
-                "dropout": t.dropout,
-                "precision": cfg.hardware.precision,
-            },
+            "train": train,
         }
 
     def task_importance(self, task: str, need_instances: bool = False) -> TaskImportance:
