@@ -118,3 +118,24 @@ def test_sweep_grid_is_hydra_s_own(tmp_path):
         cfg = hydra_compose("config", overrides=["experiment=gradts_table2"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params.primary == "cola,mrpc,mnli,qnli,qqp,rte,sst2,wnli"
     assert sweep_params("toy_planted")["seed"] == ["1", "2", "3", "4", "5"]
+
+
+def _setting_points() -> list[tuple[str, str]]:
+    """(task_set, method) for every setting/<task_set>_<method>.yaml."""
+    task_sets = sorted((p.stem for p in (CONF_DIR / "task_set").glob("*.yaml")), key=len, reverse=True)
+    methods = sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml") if not p.stem.endswith("schema"))
+    points = []
+    for f in sorted((CONF_DIR / "setting").glob("*.yaml")):
+        ts = next(t for t in task_sets if f.stem.startswith(t + "_") and f.stem[len(t) + 1 :] in methods)
+        points.append((ts, f.stem[len(ts) + 1 :]))
+    return points
+
+
+@pytest.mark.parametrize(("task_set", "method"), _setting_points())
+def test_every_setting_file_composes_with_its_pool_and_method(task_set, method):
+    """A setting names keys its method has (a misnamed key would break every run of that pair)."""
+    from auxrun.validate import validate_run
+
+    cfg = compose([f"task_set={task_set}", f"method={method}"])
+    validate_run(cfg)
+    assert (cfg.task_set.name, cfg.method.name) == (task_set, method)
