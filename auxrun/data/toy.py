@@ -277,14 +277,13 @@ def write_task(spec: TaskSpec, data: DataConfig, root: Path) -> Path:
     # the lock lives in the cache, not in the data folder (which holds the task files and nothing else)
     lock = default_cache_dir() / "locks" / f"toy-{_stable_int(str(target.resolve())):016x}"
     with entry_lock(lock, f"toy data for {spec.name}"):
+        lex = build_lexicon(data.toy_seed)
         if target.is_dir():
-            lex = build_lexicon(data.toy_seed)
             for split in missing():
                 tmp = temp_path(target / files[split])
                 tmp.write_text(_split_text(spec, data, lex, split, sizes[split]), encoding="utf-8")
                 publish(tmp, target / files[split])
             return target
-        lex = build_lexicon(data.toy_seed)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         try:
