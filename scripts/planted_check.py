@@ -53,12 +53,15 @@ def binom_tail(k: int, n: int, p: float = 0.5) -> float:
     return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
-def judge(sel: dict, related: str, noise: str, results: dict | None = None) -> dict:
+def judge(
+    sel: dict, related: str, noise: str, results: dict | None = None, run_dir: Path = Path(".")
+) -> dict:
     """One run's verdict for one (related, noise) pair of a primary. Scores are read as the report
-    reads them (``Run.task_scores``: scores, else final task weights, else FastMTL's kept shares)."""
+    reads them (``Run.task_scores``: scores, else final task weights, else kept shares, else the mean
+    per-instance score of each task)."""
     from auxrun.reporting.runs import Run
 
-    scores = Run(Path("."), {}, results=results, selection=sel).task_scores()
+    scores = Run(run_dir, {}, results=results, selection=sel).task_scores()
     chosen = list(sel.get("selected_tasks") or [])
     cands = list(sel.get("candidates") or [])
     row = {
@@ -163,7 +166,7 @@ def main() -> None:
                         row = {"method": args.method, "primary": primary, "seed": seed, "related": related}
                         row |= {
                             "noise": noise,
-                            **judge(sel, related, noise, res),
+                            **judge(sel, related, noise, res, run_dir),
                             "seconds": round(secs, 1),
                             "cpu_seconds": round(cpu, 1),
                         }

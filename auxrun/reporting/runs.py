@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 # Keys that say where or how a run was launched, not what it computed (compare: baselines trained
@@ -58,8 +59,9 @@ class Run:
         """The method's score per candidate, higher = more useful, read without knowing the method:
         ``selection.json`` ``scores`` (GradTS's taus, AUTOSEM's utilities, the heuristics' ranks);
         else ``results.json`` ``task_weights`` (alpha-VIL's and DIW's final weights); else, where
-        the selection kept part of some candidates' instances (FastMTL), each candidate's kept
-        share of its instances. Empty when the run says nothing of the kind."""
+        the selection kept different shares of the candidates' instances, each one's kept share;
+        else the mean of the method's per-instance scores of each candidate (FastMTL's
+        discriminator score of being like the primary). Empty when the run says nothing of the kind."""
         sel = self.selection or {}
         candidates = list(sel.get("candidates") or [])
         for source in (sel.get("scores"), (self.results or {}).get("task_weights")):
@@ -67,7 +69,17 @@ class Run:
                 return {t: float(v) for t, v in source.items() if t in candidates and v is not None}
         inst = sel.get("instances") or {}
         shares = {t: inst[t]["kept"] / inst[t]["total"] for t in candidates if inst.get(t, {}).get("total")}
-        return shares if any(v < 1 for v in shares.values()) else {}
+        if len(set(shares.values())) > 1:
+            return shares
+        # the same share of every task (FastMTL's top N per task): the mean of the method's
+        # per-instance scores of each task (selection_instances/<task>.scores.npy)
+        files = sel.get("instance_files") or {}
+        means = {}
+        for t in candidates:
+            path = self.path / files.get(t, {}).get("scores", "-")
+            if path.is_file():
+                means[t] = float(np.load(path).astype(np.float64).mean())
+        return means if len(set(means.values())) > 1 else {}
 
     def cost(self, what: str = "examples_backward") -> float:
         """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
