@@ -168,13 +168,13 @@ def test_equal_shares_are_read_as_the_mean_instance_score(tmp_path):
     judge = _check_module().judge
     (tmp_path / "selection_instances").mkdir()
     files = {}
-    for task, values in {"r": [0.9, 0.7], "n": [0.2, 0.4, 0.3], "u": [0.5]}.items():
+    for task, values in {"r": [0.9, 0.7], "n": [0.2, 0.4, 0.3], "u": []}.items():  # u: not scored
         np.save(tmp_path / "selection_instances" / f"{task}.scores.npy", np.asarray(values, dtype=np.float32))
         files[task] = {"scores": f"selection_instances/{task}.scores.npy"}
     same = {t: {"kept": 1, "total": 2} for t in ("r", "n", "u")}
     sel = {"candidates": ["r", "u", "n"], "selected_tasks": ["r", "u", "n"], "instances": same}
     row = judge({**sel, "instance_files": files}, "r", "n", None, tmp_path)
-    assert (row["readout"], row["ok"], row["related_rank"], row["noise_rank"]) == ("scores", True, 1, 3)
+    assert (row["readout"], row["ok"], row["related_rank"], row["noise_rank"]) == ("scores", True, 1, 2)
     assert row["related_score"] == pytest.approx(0.8) and row["noise_score"] == pytest.approx(0.3)
     assert judge(sel, "r", "n", None, tmp_path)["readout"] == "selected"  # no files: the set decides
 
