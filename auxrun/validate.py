@@ -45,6 +45,12 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
         raise ConfigError(
             f"primary='{cfg.primary}' is not in task_set '{ts.name}'; allowed: {list(ts.tasks)}"
         )
+    for task, cap in cfg.data.train_cap.items():
+        if task not in ts.tasks:
+            raise ConfigError(
+                f"data.train_cap: '{task}' is not a task of task_set '{ts.name}'; allowed: {list(ts.tasks)}"
+            )
+        _range(f"data.train_cap.{task}", cap, 1)
     if cfg.stage == "train" and not cfg.selection:
         raise ConfigError("stage=train needs selection=PATH (a selection.json from stage=select)")
     t = cfg.train

@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--task-set", default="toy_planted")
     ap.add_argument("--primaries", nargs="*", default=None, help="default: every planted primary")
     ap.add_argument(
-        "--extra", nargs="*", default=None, help=f"overrides (default: {' '.join(DEFAULT_EXTRA)})"
+        "--extra", nargs="*", default=[], help=f"overrides, after {' '.join(DEFAULT_EXTRA)}"
     )
     ap.add_argument("--out", default=None, help="keep runs and planted_check.json here")
     ap.add_argument("--cache", default=None, help="artifact cache shared by the runs")
@@ -144,7 +144,8 @@ def main() -> None:
         help="'all' for methods that decide while training (avil, diw: their final task weights)",
     )
     args = ap.parse_args()
-    extra = DEFAULT_EXTRA if args.extra is None else args.extra
+    given = {e.split("=", 1)[0] for e in args.extra}
+    extra = [e for e in DEFAULT_EXTRA if e.split("=", 1)[0] not in given] + args.extra
     seeds = parse_seeds(args.seeds)
     ts = OmegaConf.load(TASK_SETS / f"{args.task_set}.yaml")
     if not ts.get("planted"):

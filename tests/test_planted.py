@@ -102,6 +102,28 @@ def test_planted_primaries_decide_on_their_own_select_dev(tmp_path):
     assert override.data.held_out_select_dev is False  # the command line wins over the pool setting
 
 
+def test_train_cap_keeps_the_first_examples_of_one_task(tmp_path):
+    """data.train_cap={task: N} keeps that task's first N training examples and leaves the others;
+    a key that is not a task of the set, or a cap below 1, is a config error naming it."""
+    from auxrun.data.pool import TaskPool
+    from auxrun.errors import ConfigError
+    from auxrun.validate import validate_run
+
+    base = ["task_set=toy_planted", "primary=toy_ner", "data.toy_scale=0.2", f"data.toy_dir={tmp_path}"]
+    full = TaskPool.load(cfg := compose(base), validate_run(cfg)).raw
+    capped = TaskPool.load(cfg := compose([*base, "+data.train_cap.toy_ner=7"]), validate_run(cfg)).raw
+    assert [e.tokens for e in capped["toy_ner"]["train"]] == [e.tokens for e in full["toy_ner"]["train"][:7]]
+    assert len(full["toy_ner"]["train"]) == 60
+    assert capped["toy_ner"]["select_dev"] == full["toy_ner"]["select_dev"]  # the held-out split is whole
+    assert len(capped["toy_pos"]["train"]) == len(full["toy_pos"]["train"])
+    for bad, msg in (
+        ("+data.train_cap.toy_nr=7", "data.train_cap: 'toy_nr' is not a task of task_set 'toy_planted'"),
+        ("+data.train_cap.toy_ner=0", "data.train_cap.toy_ner=0 is out of range"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            validate_run(compose([*base, bad]))
+
+
 def test_a_split_added_to_a_toy_task_joins_its_folder_unchanged(tmp_path):
     """A toy folder written before a task listed select_dev gets exactly the file a fresh build
     writes, and the files already there are left as they were."""

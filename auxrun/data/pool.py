@@ -83,6 +83,8 @@ class TaskPool:
                     splits["train"], spec.dev_from_train, spec.dev_from_train_seed
                 )
             train = splits["train"]
+            if name in cfg.data.train_cap:
+                train = train[: cfg.data.train_cap[name]]
             if cfg.train.max_train_examples:
                 train = train[: cfg.train.max_train_examples]
             own = splits.pop("select_dev", None)  # a split the source ships (read, never reported)
