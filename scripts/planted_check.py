@@ -132,9 +132,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="1-5", help="'1-5' or '1,2,3'")
     ap.add_argument("--task-set", default="toy_planted")
     ap.add_argument("--primaries", nargs="*", default=None, help="default: every planted primary")
-    ap.add_argument(
-        "--extra", nargs="*", default=[], help=f"overrides, after {' '.join(DEFAULT_EXTRA)}"
-    )
+    ap.add_argument("--extra", nargs="*", default=[], help=f"overrides, after {' '.join(DEFAULT_EXTRA)}")
     ap.add_argument("--out", default=None, help="keep runs and planted_check.json here")
     ap.add_argument("--cache", default=None, help="artifact cache shared by the runs")
     ap.add_argument(
