@@ -109,16 +109,22 @@ def test_train_cap_keeps_the_first_examples_of_one_task(tmp_path):
     from auxrun.errors import ConfigError
     from auxrun.validate import validate_run
 
+    assert compose(["task_set=toy_planted"]).data.train_cap == {"toy_ner": 60}  # the pool's setting
+    assert compose(["task_set=toy"]).data.train_cap == {}
     base = ["task_set=toy_planted", "primary=toy_ner", "data.toy_scale=0.2", f"data.toy_dir={tmp_path}"]
-    full = TaskPool.load(cfg := compose(base), validate_run(cfg)).raw
-    capped = TaskPool.load(cfg := compose([*base, "+data.train_cap.toy_ner=7"]), validate_run(cfg)).raw
+    full = TaskPool.load(cfg := compose([*base, "data.train_cap.toy_ner=1000"]), validate_run(cfg)).raw
+    capped = TaskPool.load(cfg := compose([*base, "data.train_cap.toy_ner=7"]), validate_run(cfg)).raw
     assert [e.tokens for e in capped["toy_ner"]["train"]] == [e.tokens for e in full["toy_ner"]["train"][:7]]
     assert len(full["toy_ner"]["train"]) == 60
     assert capped["toy_ner"]["select_dev"] == full["toy_ner"]["select_dev"]  # the held-out split is whole
     assert len(capped["toy_pos"]["train"]) == len(full["toy_pos"]["train"])
+    # the pool's cap on toy_ner stays harmless when a run narrows the set to tasks without it
+    validate_run(
+        compose(["task_set=toy_planted", "primary=toy_pos", "task_set.tasks=[toy_pos,toy_tagnoise]"])
+    )
     for bad, msg in (
-        ("+data.train_cap.toy_nr=7", "data.train_cap: 'toy_nr' is not a task of task_set 'toy_planted'"),
-        ("+data.train_cap.toy_ner=0", "data.train_cap.toy_ner=0 is out of range"),
+        ("+data.train_cap.toy_nr=7", "data.train_cap: unknown task 'toy_nr'; available tasks"),
+        ("data.train_cap.toy_ner=0", "data.train_cap.toy_ner=0 is out of range"),
     ):
         with pytest.raises(ConfigError, match=msg):
             validate_run(compose([*base, bad]))
