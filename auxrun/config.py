@@ -118,7 +118,7 @@ class DataConfig:
     held_out_select_dev: bool = False
     # Per-task cap on the train split, {task: N}: the first N examples of the file, applied before
     # train.max_train_examples and the select_dev carve (the planted pool keeps toy_ner small enough
-    # that it is not learnt alone). Every key must name a task of the task set.
+    # that it is not learnt alone). A key must name a known task; one outside the run's set is ignored.
     train_cap: dict[str, int] = field(default_factory=dict)
     hub_timeout_s: float = 2.0
 

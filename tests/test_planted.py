@@ -104,7 +104,7 @@ def test_planted_primaries_decide_on_their_own_select_dev(tmp_path):
 
 def test_train_cap_keeps_the_first_examples_of_one_task(tmp_path):
     """data.train_cap={task: N} keeps that task's first N training examples and leaves the others;
-    a key that is not a task of the set, or a cap below 1, is a config error naming it."""
+    an unknown task, or a cap below 1, is a config error naming it."""
     from auxrun.data.pool import TaskPool
     from auxrun.errors import ConfigError
     from auxrun.validate import validate_run
