@@ -260,3 +260,68 @@ def test_planted_check_end_to_end(tmp_path):
         last.startswith(f"gradts_thres: related above noise in {int(row['ok'])}/1 runs")
         and "chance 50%" in last
     )
+
+
+def _drift_module():
+    spec = importlib.util.spec_from_file_location("weight_drift", REPO / "scripts" / "weight_drift.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_weight_drift_reads_each_methods_increments(tmp_path):
+    """avil's increment is alpha_rel - alpha_noise; diw's is the change of the weight difference; the
+    90% epoch count is (1.2816 sd / mean)^2, and never for a drift <= 0."""
+    wd = _drift_module()
+    avil = {
+        "method": "avil",
+        "primary": "p",
+        "alpha_history": [{"p": 1.1, "r": 1.2, "n": 0.9}, {"p": 0.8, "r": 0.95, "n": 1.0}],
+    }
+    inc, own = wd.increments(avil, "r", "n")
+    assert inc == pytest.approx([0.3, -0.05]) and own == pytest.approx([0.1, -0.2])
+    diw = {
+        "method": "diw",
+        "task_weight_history": [{"r": 0.5, "n": 0.5}, {"r": 0.6, "n": 0.4}, {"r": 0.55, "n": 0.45}],
+        "single_task_score_history": [{"r": 70.0, "n": 60.0}, {"r": 80.0, "n": 85.0}],
+    }
+    inc, solo = wd.increments(diw, "r", "n")
+    assert inc == pytest.approx([0.0, 0.2, -0.1]) and solo == [10.0, -5.0]
+    assert wd.epochs_needed(0.1, 0.5) == pytest.approx((1.2816 * 5) ** 2)
+    assert wd.epochs_needed(0.0, 0.5) == float("inf") and wd.epochs_needed(-0.1, 0.5) == float("inf")
+    # end to end on a planted_check-style folder: one avil run of toy_sentiment
+    run = tmp_path / "runs" / "avil-toy_sentiment-s1"
+    run.mkdir(parents=True)
+    hist = [{"toy_sentiment": 0.9, "toy_intensity": 1.0 + d, "toy_noise": 1.0} for d in (0.1, -0.1, 0.3)]
+    (run / "results.json").write_text(
+        json.dumps({"method": "avil", "primary": "toy_sentiment", "seed": 1, "alpha_history": hist})
+    )
+    r = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "weight_drift.py"), str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = next(line for line in r.stdout.splitlines() if line.startswith("| avil | toy_sentiment"))
+    # mean 0.1, sd 0.2: (1.2816 * 0.2 / 0.1)^2 = 6.57 -> 7 epochs; at the upper bound 0.1 + 1.96 * 0.1155: 1
+    assert (
+        row
+        == "| avil | toy_sentiment | 3 | +0.1000 +- 0.1155 | 0.2000 | 7 | 1 | -0.100 (below 0 in 3/3 epochs) |"
+    )
+    assert r.stdout.strip().splitlines()[-1].endswith("most favourable reading: 1")
+
+
+def test_group_narrows_to_a_primarys_planted_auxiliaries():
+    """--group's task set: the primary, then its related, unrelated and noise auxiliaries."""
+    mod = _check_module()
+    for primary, roles in PLANTED.planted.items():
+        tasks = mod.group(primary, roles)
+        assert tasks == [primary, *roles["related"], *roles["unrelated"], *roles["noise"]]
+        assert set(tasks) <= set(PLANTED.tasks)
+    assert mod.group("toy_ner", PLANTED.planted["toy_ner"]) == [
+        "toy_ner",
+        "toy_pos",
+        "toy_polartag",
+        "toy_tagnoise",
+    ]
