@@ -64,7 +64,7 @@ def main() -> None:
     args = ap.parse_args()
     planted = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / f"{args.task_set}.yaml").planted
     by_primary: dict[tuple[str, str], list[float]] = {}
-    solo_by: dict[tuple[str, str], list[float]] = {}
+    diag_by: dict[tuple[str, str], list[float]] = {}
     runs = 0
     for folder in args.folders:
         for path in sorted(Path(folder).glob("runs/*/results.json")):
@@ -72,15 +72,15 @@ def main() -> None:
             if res.get("method") not in ("avil", "diw") or res.get("primary") not in planted:
                 continue
             roles = planted[res["primary"]]
-            inc, solo = increments(res, roles.related[0], roles.noise[0])
+            inc, diag = increments(res, roles.related[0], roles.noise[0])
             key = (res["method"], res["primary"])
             by_primary.setdefault(key, []).extend(inc)
-            solo_by.setdefault(key, []).extend(solo)
+            diag_by.setdefault(key, []).extend(diag)
             runs += 1
             print(
                 f"{res['method']} {res['primary']} seed {res['seed']}: related - noise per epoch "
                 + " ".join(f"{x:+.3f}" for x in inc)
-                + (f" | diagnostic {statistics.mean(solo):+.3f}" if solo else "")
+                + (f" | diagnostic {statistics.mean(diag):+.3f}" if diag else "")
             )
     if not runs:
         sys.exit(f"no avil or diw results.json under runs/ in {args.folders}")
@@ -96,15 +96,15 @@ def main() -> None:
         se = sd / math.sqrt(len(xs))
         n, n_hi = epochs_needed(m, sd), epochs_needed(m + 1.96 * se, sd)
         worst = max(worst, n_hi)
-        solo = solo_by[(method, primary)]
-        below = sum(x < 0 for x in solo)
+        diag = diag_by[(method, primary)]
+        below = sum(x < 0 for x in diag)
         digits = 3 if method == "avil" else 1
-        solo_cell = (
-            f"{statistics.mean(solo):+.{digits}f} (below 0 in {below}/{len(solo)} epochs)" if solo else ""
+        diag_cell = (
+            f"{statistics.mean(diag):+.{digits}f} (below 0 in {below}/{len(diag)} epochs)" if diag else ""
         )
         print(
             f"| {method} | {primary} | {len(xs)} | {m:+.4f} +- {se:.4f} | {sd:.4f} | {fmt_epochs(n)} "
-            f"| {fmt_epochs(n_hi)} | {solo_cell} |"
+            f"| {fmt_epochs(n_hi)} | {diag_cell} |"
         )
     print(f"epochs for 90% recovery on every primary, most favourable reading: {fmt_epochs(worst)}")
 
