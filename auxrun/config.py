@@ -48,6 +48,9 @@ class TaskSetConfig:
     primaries: list[str] = field(default_factory=list)
     # Ground truth for the toy pool: {primary: {related: [...], unrelated: [...], noise: [...]}}
     planted: dict[str, Any] = field(default_factory=dict)
+    # True: train only the primary and its planted auxiliaries (related, unrelated, noise in that order)
+    # instead of every task listed; the planted check's pool (README, "The planted pool").
+    planted_group: bool = False
     # {task: metric}: the main (reported, best-epoch) metric of a task in this pool, overriding its
     # task file's main_metric; it must be one of the task's metrics (superglue5: accuracy for MRPC).
     main_metrics: dict[str, str] = field(default_factory=dict)

@@ -25,6 +25,14 @@ def _range(name: str, value, lo=None, hi=None, lo_open=False, hi_open=False) -> 
         )
 
 
+def planted_group(planted, primary: str) -> list[str]:
+    """The primary and its planted auxiliaries in role order (related, unrelated, noise), each once."""
+    tasks = [primary]
+    for role in ("related", "unrelated", "noise"):
+        tasks += [t for t in (planted[primary].get(role) or []) if t not in tasks]
+    return tasks
+
+
 def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
     """Fill the default primary and check the config; returns the pool's task specs."""
     ts = cfg.task_set
@@ -45,6 +53,21 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
         raise ConfigError(
             f"primary='{cfg.primary}' is not in task_set '{ts.name}'; allowed: {list(ts.tasks)}"
         )
+    if ts.planted_group:
+        if cfg.primary not in ts.planted:
+            raise ConfigError(
+                f"task_set.planted_group=true needs planted roles for primary='{cfg.primary}'; "
+                f"task_set '{ts.name}' plants them for: {sorted(ts.planted)}"
+            )
+        group = planted_group(ts.planted, cfg.primary)
+        missing = [t for t in group if t not in ts.tasks]
+        if missing:
+            raise ConfigError(
+                f"task_set.planted_group=true: the planted auxiliaries {missing} of '{cfg.primary}' "
+                f"are not in task_set.tasks {list(ts.tasks)}; list them, or set "
+                "task_set.planted_group=false to train the listed tasks"
+            )
+        ts.tasks = group
     for task, cap in cfg.data.train_cap.items():  # a cap on a task outside the set is ignored
         if task not in known:
             raise ConfigError(f"data.train_cap: unknown task '{task}'; available tasks: {known}")

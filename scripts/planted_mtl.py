@@ -1,6 +1,7 @@
 """Does MTL with the planted related auxiliary beat single-task training on the toy pool?
 
-For each planted primary of a task set: single task, primary + related, + unrelated, + noise, and
+For each planted primary of a task set: single task, primary + related, + unrelated, + noise, the
+primary's whole planted group (+group: the planted check's pool) and
 all tasks (no_sel), over several seeds; prints a Markdown table of the primary's best dev score.
 
     python scripts/planted_mtl.py --seeds 1 2 3 --epochs 5
@@ -48,6 +49,7 @@ def main() -> None:
             for kind in ("related", "unrelated", "noise"):
                 tasks = ",".join([primary, *planted[kind]])
                 variants[f"+{kind}"] = ["method=no_sel", f"task_set.tasks=[{tasks}]"]
+            variants["+group"] = ["method=no_sel", "task_set.planted_group=true"]  # the planted check's pool
             variants["no_sel (all)"] = ["method=no_sel"]
             for name, ov in variants.items():
                 if args.variants and name not in args.variants:

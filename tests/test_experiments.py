@@ -107,6 +107,9 @@ def test_experiment_settings_and_the_command_line_wins():
         10,
     )
     assert planted.data.held_out_select_dev is True
+    assert planted.task_set.planted_group is True  # each run trains its primary's planted group
+    diw = compose(["experiment=toy_planted", "method=diw"])
+    assert (diw.train.epochs, planted.train.epochs) == (10, 3)  # setting/toy_planted_diw.yaml
 
 
 def test_sweep_grid_is_hydra_s_own(tmp_path):

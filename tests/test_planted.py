@@ -229,7 +229,8 @@ def test_pretrained_backbone_is_deterministic_and_loads(tmp_path):
 
 
 def test_planted_check_end_to_end(tmp_path):
-    """One cheap method on a narrowed pool: the table, the summary line and planted_check.json."""
+    """One cheap method on the check's pool (each primary's planted group), two runs at once: the
+    table in (seed, primary) order, the summary line and planted_check.json."""
     cmd = [
         sys.executable,
         str(REPO / "scripts" / "planted_check.py"),
@@ -239,6 +240,9 @@ def test_planted_check_end_to_end(tmp_path):
         "1",
         "--primaries",
         "toy_sentiment",
+        "toy_pairpol",
+        "--jobs",
+        "2",
         "--out",
         str(tmp_path),
         "--extra",
@@ -246,20 +250,41 @@ def test_planted_check_end_to_end(tmp_path):
         "data.toy_scale=0.05",
         "method.warmup_epochs=0",
         "method.figures=false",
-        "task_set.tasks=[toy_sentiment,toy_intensity,toy_noise]",
     ]
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     summary = json.loads((tmp_path / "planted_check.json").read_text())
-    (row,) = summary["rows"]
-    sel = json.loads((tmp_path / "runs" / "gradts_thres-toy_sentiment-s1" / "selection.json").read_text())
-    assert row["ok"] == (sel["scores"]["toy_intensity"] > sel["scores"]["toy_noise"])
-    assert (summary["runs"], summary["recovered"], summary["chance"]) == (1, int(row["ok"]), 0.5)
+    assert [row["primary"] for row in summary["rows"]] == ["toy_sentiment", "toy_pairpol"]
+    oks = []
+    for row, (related, noise, aux) in zip(
+        summary["rows"],
+        (
+            ("toy_intensity", "toy_noise", ["toy_intensity", "toy_topic", "toy_noise"]),
+            ("toy_pairpolcount", "toy_pairnoise", ["toy_pairpolcount", "toy_pairtopic", "toy_pairnoise"]),
+        ),
+    ):
+        run = tmp_path / "runs" / f"gradts_thres-{row['primary']}-s1"
+        sel = json.loads((run / "selection.json").read_text())
+        assert sel["candidates"] == aux  # the primary's group, not all 12
+        assert row["ok"] == (sel["scores"][related] > sel["scores"][noise])
+        assert row["cpu_seconds"] > 0
+        oks.append(row["ok"])
+    k = sum(oks)
+    assert (summary["runs"], summary["recovered"], summary["chance"]) == (2, k, 0.5)
+    assert (summary["group"], summary["stage"]) == (True, "select")
     last = r.stdout.strip().splitlines()[-1]
-    assert (
-        last.startswith(f"gradts_thres: related above noise in {int(row['ok'])}/1 runs")
-        and "chance 50%" in last
-    )
+    assert last.startswith(f"gradts_thres: related above noise in {k}/2 runs") and "chance 50%" in last
+
+
+def test_planted_check_stops_on_a_failed_run_with_its_error(tmp_path):
+    """A run that fails ends the check with auxrun's own error line, no traceback, no summary."""
+    cmd = [sys.executable, str(REPO / "scripts" / "planted_check.py"), "--method", "gradts_thres"]
+    cmd += ["--seeds", "1", "--out", str(tmp_path), "--extra", "method.warmup_epochs=-1"]
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "auxrun failed (" in r.stderr
+    assert "auxrun: error: method.warmup_epochs=-1 is out of range" in r.stderr
+    assert not (tmp_path / "planted_check.json").exists()
 
 
 def _drift_module():
@@ -312,16 +337,36 @@ def test_weight_drift_reads_each_methods_increments(tmp_path):
     assert r.stdout.strip().splitlines()[-1].endswith("most favourable reading: 1")
 
 
-def test_group_narrows_to_a_primarys_planted_auxiliaries():
-    """--group's task set: the primary, then its related, unrelated and noise auxiliaries."""
-    mod = _check_module()
+def test_planted_group_narrows_the_pool_to_a_primarys_auxiliaries():
+    """task_set.planted_group=true: the run's tasks are the primary, then its related, unrelated and
+    noise auxiliaries; a primary without planted roles, or an auxiliary outside the set, is an error."""
+    from auxrun.errors import ConfigError
+    from auxrun.validate import planted_group, validate_run
+
     for primary, roles in PLANTED.planted.items():
-        tasks = mod.group(primary, roles)
-        assert tasks == [primary, *roles["related"], *roles["unrelated"], *roles["noise"]]
-        assert set(tasks) <= set(PLANTED.tasks)
-    assert mod.group("toy_ner", PLANTED.planted["toy_ner"]) == [
-        "toy_ner",
-        "toy_pos",
-        "toy_polartag",
-        "toy_tagnoise",
-    ]
+        cfg = compose(["task_set=toy_planted", f"primary={primary}", "task_set.planted_group=true"])
+        validate_run(cfg)
+        assert cfg.task_set.tasks == [primary, *roles["related"], *roles["unrelated"], *roles["noise"]]
+        assert cfg.task_set.tasks == planted_group(PLANTED.planted, primary)
+        validate_run(cfg)  # again, as a resumed run does: unchanged
+        assert len(cfg.task_set.tasks) == 4
+    assert compose(["task_set=toy_planted"]).task_set.planted_group is False  # the pool lists all 12
+    for overrides, msg in (
+        (
+            ["primary=toy_pos"],
+            r"planted roles for primary='toy_pos'; task_set 'toy_planted' plants them for: \['toy_ner'",
+        ),
+        (
+            ["primary=toy_ner", "task_set.tasks=[toy_ner,toy_pos,toy_tagnoise]"],
+            r"the planted auxiliaries \['toy_polartag'\] of 'toy_ner' are not in task_set.tasks",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            validate_run(compose(["task_set=toy_planted", "task_set.planted_group=true", *overrides]))
+
+
+def test_planted_check_reads_weighting_methods_after_training():
+    """--stage auto: 'all' for the methods with a training controller, 'select' for the others."""
+    mod = _check_module()
+    assert [mod.default_stage(m) for m in ("avil", "diw")] == ["all", "all"]
+    assert {mod.default_stage(m) for m in ("gradts_thres", "autosem_p1", "fastmtl", "heu_len")} == {"select"}

@@ -29,6 +29,7 @@ def test_toy_experiment_runs_into_a_report_folder(tmp_path):
             "primary=toy_sentiment",
             "seed=1,2",
             "task_set.tasks=[toy_sentiment,toy_rating,toy_noise]",
+            "task_set.planted_group=false",  # the experiment's group would add toy_sentiment's other roles
             *FAST,
             "train.epochs=1",
             "quiet=true",
