@@ -173,7 +173,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.jobs < 1:
         ap.error(f"--jobs {args.jobs}: expected 1 or more")
-    stage = args.stage if args.stage != "auto" else default_stage(args.method)
+    from auxrun.errors import AuxrunError
+
+    try:
+        stage = args.stage if args.stage != "auto" else default_stage(args.method)
+    except AuxrunError as e:  # an unknown method: the registry's one line, no traceback
+        sys.exit(f"planted_check.py: {e}")
     pool_keys = [] if args.all_tasks else ["task_set.planted_group=true"]
     given = {e.split("=", 1)[0] for e in args.extra}
     extra = [e for e in DEFAULT_EXTRA if e.split("=", 1)[0] not in given] + args.extra

@@ -285,6 +285,9 @@ def test_planted_check_stops_on_a_failed_run_with_its_error(tmp_path):
     assert "auxrun failed (" in r.stderr
     assert "auxrun: error: method.warmup_epochs=-1 is out of range" in r.stderr
     assert not (tmp_path / "planted_check.json").exists()
+    r = subprocess.run(cmd[:2] + ["--method", "gradts_thress"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "method 'gradts_thress' is not registered; known: [" in r.stderr
 
 
 def _drift_module():
