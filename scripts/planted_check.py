@@ -128,9 +128,10 @@ def run_one(
     env.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.perf_counter()
     with tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
         # wait4: this child's own CPU time (one thread, so about its wall time on an idle machine; the
-        # wall time of runs sharing the cores says little), exact also when several run at once
+        # wall time of runs sharing the cores says little), exact also when several run at once.
+        # wait4 reaps the child, so its exit code is handed to Popen, which cannot wait for it again.
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:

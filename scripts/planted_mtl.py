@@ -1,8 +1,8 @@
 """Does MTL with the planted related auxiliary beat single-task training on the toy pool?
 
 For each planted primary of a task set: single task, primary + related, + unrelated, + noise, the
-primary's whole planted group (+group: the planted check's pool) and
-all tasks (no_sel), over several seeds; prints a Markdown table of the primary's best dev score.
+primary's whole planted group (+group: the planted check's pool) and all tasks (no_sel), over
+several seeds; prints a Markdown table of the primary's best dev score.
 
     python scripts/planted_mtl.py --seeds 1 2 3 --epochs 5
     python scripts/planted_mtl.py --task-set toy_planted --extra backbone=tiny_planted   # the planted check's pool
