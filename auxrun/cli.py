@@ -14,7 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from auxrun.config import register_configs
+from auxrun.hydra_setup import register_configs
 from auxrun.paths import CONF_DIR
 from auxrun.sweep import FAILED, completion_query, filter_completions, hydra_error_line, precheck
 

@@ -1,8 +1,9 @@
-"""The structured schema of a run. Registered in Hydra's ConfigStore, so a misspelt key or a value of
-the wrong type fails when the config is composed, before anything is computed.
+"""The structured schema of a run, and nothing else: dataclasses with their defaults. auxrun/hydra_setup.py
+registers them in Hydra's ConfigStore, so a misspelt key or a value of the wrong type fails when the
+config is composed, before anything is computed. Importing this module imports no method.
 
 Method configs are subclasses of MethodConfig, one per method, defined in the method's own module
-(auxrun/methods/*.py) and registered there under the ``method`` group as ``<name>_schema``.
+(auxrun/methods/*.py) and registered under the ``method`` group as ``<name>_schema``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
@@ -54,6 +54,9 @@ class TaskSetConfig:
     # {task: metric}: the main (reported, best-epoch) metric of a task in this pool, overriding its
     # task file's main_metric; it must be one of the task's metrics (superglue5: accuracy for MRPC).
     main_metrics: dict[str, str] = field(default_factory=dict)
+    # The tasks experiment=transfer_truth pairs with each primary (its grid is built from them before
+    # each point sets ``tasks``); empty: ``tasks``. Narrows the measurement without a new task set.
+    transfer_tasks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +105,10 @@ class TrainConfig:
     # epoch (FastMTL 3.3, as MT-DNN). 0: none. method=fastmtl and random_sampling set 5 (Appendix A).
     finetune_primary_epochs: int = 0
     checkpoint: bool = True
+    # Write the best epoch's predictions on the primary's unlabelled test splits (GLUE submission
+    # files). Off for measurements that never submit (the transfer truth): RTE's test set alone is 3,000
+    # forward passes a run.
+    predict_test: bool = True
     group_by_length: bool = False  # batches of similar lengths (less padding); order still a function of seed
 
 
@@ -123,6 +130,10 @@ class DataConfig:
     # train.max_train_examples and the select_dev carve (the planted pool keeps toy_ner small enough
     # that it is not learnt alone). A key must name a known task; one outside the run's set is ignored.
     train_cap: dict[str, int] = field(default_factory=dict)
+    # Which examples a train_cap keeps: "first" (the file's first N) or "random" (a subset of N drawn
+    # with train_cap_seed, kept in file order). Files sorted by source (CoLA) or label need "random".
+    train_cap_order: str = "first"
+    train_cap_seed: int = 0
     hub_timeout_s: float = 2.0
 
 
@@ -156,31 +167,3 @@ class RunConfig:
     # Baselines trained after the run on the same pool, seed and budget, reported beside it
     # (results.json ``compare``): [single_task, no_sel] answers "what did the selection buy?".
     compare: list[str] = field(default_factory=list)
-
-
-def _primary_or_default(primary, primaries, tasks) -> str:
-    return primary or next(iter(primaries or []), None) or next(iter(tasks or []), "none")
-
-
-def _help_groups() -> str:
-    from auxrun.sweep import help_groups
-
-    return help_groups()
-
-
-def register_configs() -> None:
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("auxrun.primary"):
-        OmegaConf.register_new_resolver("auxrun.primary", _primary_or_default)
-    if not OmegaConf.has_resolver("auxrun.help_groups"):  # `auxrun --help`: the groups a user picks
-        OmegaConf.register_new_resolver("auxrun.help_groups", _help_groups)
-    cs = ConfigStore.instance()
-    cs.store(name="run_schema", node=RunConfig)
-    cs.store(group="backbone", name="backbone_schema", node=BackboneConfig)
-    cs.store(group="task_set", name="task_set_schema", node=TaskSetConfig)
-    cs.store(group="hardware", name="hardware_schema", node=HardwareConfig)
-    cs.store(group="logger", name="logger_schema", node=LoggerConfig)
-    from auxrun.methods import registry
-
-    registry.register_method_schemas(cs)

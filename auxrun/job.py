@@ -48,16 +48,38 @@ def _run(dcfg: DictConfig, hc, run_dir: Path) -> float | None:
 
     _check_choices(hc)
     cfg = job_config(dcfg, run_dir, list(hc.overrides.task))
+    if cfg.resume:
+        done = _finished(run_dir)
+        if done is not None:  # resuming a finished run: its results stand (a re-run sweep skips it)
+            print(f"auxrun: {run_dir} finished already (results.json); skipped", file=sys.stderr)
+            return _metric(done)
     specs = validate_run(cfg)
     check_writable(run_dir, "run folder")
     check_writable(cache_dir_of(cfg), "cache folder (cache_dir, $AUXRUN_CACHE)")
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     if not cfg.resume:
         save_config(cfg, run_dir)
-    results = run(cfg, run_dir, specs)
+    return _metric(run(cfg, run_dir, specs))
+
+
+def _finished(run_dir: Path) -> dict | None:
+    """The run folder's results.json when it holds a finished run's results; None otherwise (a
+    damaged file means the run did not finish: it is resumed and rewritten)."""
+    import json
+
+    path = run_dir / "results.json"
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) and "best" in results else None
+
+
+def _metric(results) -> float | None:
+    """The best epoch's dev main metric: what a Hydra sweeper optimises."""
     best = results.get("best", {}) if isinstance(results, dict) else {}
     main = results.get("main_metric") if isinstance(results, dict) else None
-    return best.get("dev", {}).get(main) if main else None  # what a Hydra sweeper optimises
+    return best.get("dev", {}).get(main) if main else None
 
 
 def run_job(dcfg: DictConfig) -> float | None:

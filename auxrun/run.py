@@ -154,7 +154,8 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
 
         plot_histories(results, run_dir / "figures")
     predictions = write_eval_predictions(trainer, run_dir / "predictions")  # before test: same weights
-    predictions += write_test_predictions(trainer, run_dir / "predictions")
+    if cfg.train.predict_test:
+        predictions += write_test_predictions(trainer, run_dir / "predictions")
     if predictions:
         results["predictions"] = [str(p.relative_to(run_dir)) for p in predictions]
     if cfg.compare:

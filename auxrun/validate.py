@@ -72,6 +72,10 @@ def validate_run(cfg: RunConfig) -> dict[str, TaskSpec]:
         if task not in known:
             raise ConfigError(f"data.train_cap: unknown task '{task}'; available tasks: {known}")
         _range(f"data.train_cap.{task}", cap, 1)
+    if cfg.data.train_cap_order not in ("first", "random"):
+        raise ConfigError(
+            f"data.train_cap_order='{cfg.data.train_cap_order}' is not one of ['first', 'random']"
+        )
     if cfg.stage == "train" and not cfg.selection:
         raise ConfigError("stage=train needs selection=PATH (a selection.json from stage=select)")
     t = cfg.train

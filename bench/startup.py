@@ -29,8 +29,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from auxrun.config import register_configs  # noqa: E402
 from auxrun.data.pool import TaskPool, load_specs  # noqa: E402
+from auxrun.hydra_setup import register_configs  # noqa: E402
 from auxrun.models.backbone import load_tokenizer  # noqa: E402
 from auxrun.paths import CONF_DIR  # noqa: E402
 

@@ -38,8 +38,8 @@ import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from auxrun.config import register_configs  # noqa: E402
 from auxrun.data.features import EncodedSplit  # noqa: E402
+from auxrun.hydra_setup import register_configs  # noqa: E402
 from auxrun.paths import CONF_DIR  # noqa: E402
 from auxrun.run import build_context  # noqa: E402
 from auxrun.selection import Selection  # noqa: E402

@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from auxrun.config import register_configs  # noqa: E402
+from auxrun.hydra_setup import register_configs  # noqa: E402
 from auxrun.methods.avil import AvilController  # noqa: E402
 from auxrun.methods.diw import DiwController  # noqa: E402
 from auxrun.paths import CONF_DIR  # noqa: E402

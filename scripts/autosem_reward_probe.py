@@ -30,7 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from auxrun.config import register_configs  # noqa: E402
+from auxrun.hydra_setup import register_configs  # noqa: E402
 from auxrun.methods.autosem_p1 import _primary_score, bandit_reward  # noqa: E402
 from auxrun.paths import CONF_DIR  # noqa: E402
 from auxrun.run import build_context  # noqa: E402

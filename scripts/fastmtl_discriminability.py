@@ -22,7 +22,7 @@ def compose(overrides: list[str]):
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from auxrun.config import register_configs
+    from auxrun.hydra_setup import register_configs
     from auxrun.paths import CONF_DIR
 
     register_configs()

@@ -25,7 +25,7 @@ def compose(overrides: list[str]):
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from auxrun.config import register_configs
+    from auxrun.hydra_setup import register_configs
     from auxrun.paths import CONF_DIR
 
     register_configs()
@@ -114,7 +114,7 @@ def main() -> None:
         print(table([json.loads(x) for x in args.out.read_text().splitlines() if x.strip()]))
         return
     ts = compose([o for o in args.extra if not o.startswith("method.")]).task_set
-    td = 500  # auxrun/conf/method/fastmtl.yaml's td_examples, unless --extra overrides it
+    td = 500  # conf/method/fastmtl.yaml's td_examples, unless --extra overrides it
     for o in args.extra:
         if o.startswith("method.td_examples="):
             td = int(o.split("=", 1)[1])

@@ -1,6 +1,6 @@
 """Do alpha-VIL and DIW find the toy pool's planted structure?
 
-For each planted primary (auxrun/conf/task_set/toy.yaml ``planted:``) and seed: avil and diw on the
+For each planted primary (conf/task_set/toy.yaml ``planted:``) and seed: avil and diw on the
 whole pool, with single_task and no_sel as baselines under the same training settings. Prints the
 final normalised weights of the related, unrelated and noise tasks, how often noise ends below
 related, the mean per-epoch alpha gradient of each (avil's diagnostic: positive = the task's delta
@@ -33,7 +33,7 @@ def run(overrides: list[str], run_dir: Path) -> dict:
     """Compose, validate and run in-process (what ``auxrun`` does, without a process per run)."""
     from hydra import compose, initialize_config_dir
 
-    from auxrun.config import register_configs
+    from auxrun.hydra_setup import register_configs
     from auxrun.paths import CONF_DIR
     from auxrun.run import run as run_stages
     from auxrun.run import save_config

@@ -23,7 +23,7 @@ def compose(overrides: list[str]):
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from auxrun.config import register_configs
+    from auxrun.hydra_setup import register_configs
     from auxrun.paths import CONF_DIR
 
     register_configs()
@@ -79,7 +79,7 @@ def wordpiece_tokenizer():
     )
 
 
-# The sixteen real tasks of issue 3 (auxrun/conf/task/*.yaml without the toy ones).
+# The sixteen real tasks of issue 3 (conf/task/*.yaml without the toy ones).
 REAL_TASKS = [
     "cola",
     "mrpc",

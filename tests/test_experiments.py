@@ -1,4 +1,4 @@
-"""Every experiment file (auxrun/conf/experiment/) composes, validates, and so does each point of
+"""Every experiment file (conf/experiment/) composes, validates, and so does each point of
 its sweep; a point whose method is not registered on this branch is skipped with the reason."""
 
 import itertools

@@ -147,7 +147,7 @@ def test_slurm_settings_are_overrides_of_hardware_slurm():
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from auxrun.config import register_configs
+    from auxrun.hydra_setup import register_configs
     from auxrun.paths import CONF_DIR
 
     register_configs()

@@ -85,7 +85,7 @@ def test_task_set_composes_with_its_backbone(name):
     from hydra import compose, initialize_config_dir
 
     try:
-        from auxrun.config import register_configs
+        from auxrun.hydra_setup import register_configs
 
         register_configs()
     except ImportError as e:  # the lead's schema modules still in progress

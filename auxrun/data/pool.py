@@ -84,7 +84,9 @@ class TaskPool:
                 )
             train = splits["train"]
             if name in cfg.data.train_cap:
-                train = train[: cfg.data.train_cap[name]]
+                train = cap_examples(
+                    train, cfg.data.train_cap[name], cfg.data.train_cap_order, cfg.data.train_cap_seed
+                )
             if cfg.train.max_train_examples:
                 train = train[: cfg.train.max_train_examples]
             own = splits.pop("select_dev", None)  # a split the source ships (read, never reported)
@@ -145,6 +147,15 @@ class TaskPool:
                     writer=save_encoded,
                 )
         return status
+
+
+def cap_examples(examples: list, n: int, order: str, seed: int) -> list:
+    """At most ``n`` examples: the first ``n``, or (``order="random"``) ``n`` drawn with ``seed``,
+    kept in file order so that the select_dev carve after it sees a stable list."""
+    if len(examples) <= n or order == "first":
+        return examples[:n]
+    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in keep]
 
 
 ENCODED_KIND = "encoded"

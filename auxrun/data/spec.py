@@ -1,4 +1,4 @@
-"""TaskSpec: a task defined as data, one YAML file per task under auxrun/conf/task/ (MT-DNN's task_def)."""
+"""TaskSpec: a task defined as data, one YAML file per task under conf/task/ (MT-DNN's task_def)."""
 
 from __future__ import annotations
 

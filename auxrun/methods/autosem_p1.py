@@ -21,7 +21,7 @@ Departures from the paper, and choices where it is silent:
   previous one is rewarded only if the primary's select_dev loss did not rise. An option, not the
   default: the toy pool uses it because its 30-example select_dev makes ties the rule (Eq. 3 then
   rewards almost every round: 196 of 200 for toy_ner).
-- gamma: not given in the paper; default 0.01 (see auxrun/conf/method/autosem_p1.yaml).
+- gamma: not given in the paper; default 0.01 (see conf/method/autosem_p1.yaml).
 - The primary's stronger prior: "slightly stronger" but no value; default Beta(2, 1). All arms decay
   towards the common (alpha0, beta0) of Algorithm 1, so this head start fades.
 - The bandit runs on the trainer's controller contract, one trainer epoch per round: the learning-rate

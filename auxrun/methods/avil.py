@@ -15,7 +15,7 @@ hooks (auxrun/training/controller.py):
    section 4.1 footnote 1);
 4. the trainer evaluates, and keeps the best epoch's model (section 4.2: the best snapshot).
 
-Defaults (auxrun/conf/method/avil.yaml): s = 10 (sections 4.1, 4.2), alpha SGD lr 1e-3 and momentum
+Defaults (conf/method/avil.yaml): s = 10 (sections 4.1, 4.2), alpha SGD lr 1e-3 and momentum
 0.5 (NLU, section 4.2), rho = 0.25 (NLU, section 4.2). The NLU optimiser (AdamW lr 5e-6, eps 1e-6,
 weight decay 0.01, batch 8, 20 epochs) is the superglue5 setting (conf/setting/superglue5_avil.yaml).
 

@@ -1,7 +1,7 @@
 """HEU-Type (Ma et al., 2021, GradTS section 5.3, Tables 6-7): the intuitive baseline that keeps the
 candidates of the primary's task type (Table 7's TYPE, Wang et al.'s GLUE categories), without trials.
 
-The type is ``task_type`` in each task's YAML (auxrun/conf/task/*.yaml): single_sentence,
+The type is ``task_type`` in each task's YAML (conf/task/*.yaml): single_sentence,
 paraphrase, inference, similarity, tagging, emotion, choice; the GLUE eight carry Table 7's types.
 Where the paper is silent: no candidate of the primary's type selects nothing (the primary alone);
 the selection keeps the pool's order. The paper trains all same-type tasks together, as here.
