@@ -271,7 +271,9 @@ class ArtifactCache:
             obj = self.load(kind, key, loader)
             if obj is not None:
                 return obj, "hit"  # another job computed it while this one waited
-            self.path(kind, key).unlink(missing_ok=True)  # an unreadable leftover, if any
+            if self.path(kind, key).is_file():  # an unreadable leftover: replaced, said in one line
+                log.warning("cache entry %s is damaged (unreadable); computed again", self.path(kind, key))
+                self.path(kind, key).unlink()
             self.save(kind, key, compute(), inputs, writer)
             obj = self.load(kind, key, loader)
         if obj is None:

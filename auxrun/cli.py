@@ -16,7 +16,14 @@ from omegaconf import DictConfig
 
 from auxrun.hydra_setup import register_configs
 from auxrun.paths import CONF_DIR
-from auxrun.sweep import FAILED, completion_query, filter_completions, hydra_error_line, precheck
+from auxrun.sweep import (
+    FAILED,
+    completion_query,
+    filter_completions,
+    hydra_error_line,
+    precheck,
+    sweep_dir_of,
+)
 
 register_configs()
 
@@ -45,10 +52,18 @@ def main() -> None:
     problem = precheck(argv)
     if problem:
         _fail(problem)
+    if "-m" in argv or "--multirun" in argv:
+        from auxrun.launcher import register_launchers
+
+        register_launchers()  # hardware=slurm / local_parallel: auxrun's submitit launchers
     user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us, to print them in one line
     try:
         _hydra_main()
+    except KeyboardInterrupt:  # outside a job (composing, or a sweep's driver waiting for its jobs)
+        from auxrun.job import interrupted
+
+        interrupted(None, sweep_dir_of(argv))
     except Exception as e:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException

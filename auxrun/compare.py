@@ -12,15 +12,14 @@ from typing import Any
 
 from auxrun.context import RunContext
 from auxrun.errors import ConfigError
-from auxrun.methods.registry import METHODS, load_all
-
-BASELINE_METHODS = ("single_task", "no_sel")
+from auxrun.methods.registry import METHODS, baselines, load_all
 
 
 def check_compare(names: list[str]) -> None:
-    bad = [n for n in names if n not in BASELINE_METHODS]
+    allowed = baselines()  # the methods whose class says ``baseline = True``
+    bad = [n for n in names if n not in allowed]
     if bad:
-        raise ConfigError(f"compare={names}: {bad} are not baselines; allowed: {list(BASELINE_METHODS)}")
+        raise ConfigError(f"compare={names}: {bad} are not baselines; allowed: {allowed}")
 
 
 def train_baselines(ctx: RunContext, names: list[str], progress: bool = True) -> dict[str, Any]:

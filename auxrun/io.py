@@ -108,3 +108,42 @@ def save_figure_atomic(fig: Any, path: Path, dpi: int = 120) -> Path:
     plt.close(fig)
     write_bytes_atomic(Path(path), buf.getvalue())
     return Path(path)
+
+
+# ---- artifacts read back: a damaged one is set aside, never a traceback ----------------------------
+
+
+def set_aside(path: Path, problem: str, consequence: str) -> Path:
+    """Move a damaged artifact out of the way (``<name>.damaged``, kept for a post-mortem) and say so
+    in one line: which file, what is wrong with it, what the run does instead."""
+    import logging
+
+    path = Path(path)
+    dest = path.with_name(path.name + ".damaged")
+    os.replace(path, dest)
+    log = logging.getLogger("auxrun")
+    log.warning("%s is damaged (%s); set aside as %s; %s", path, problem, dest.name, consequence)
+    return dest
+
+
+def read_or_set_aside(path: Path, reader: Any, consequence: str) -> Any | None:
+    """``reader(path)``, or None when the file is absent, or damaged (then set aside, see ``set_aside``)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return reader(path)
+    except Exception as e:  # truncated, garbled, or not what was written: any reader error
+        set_aside(path, damage(e), consequence)
+        return None
+
+
+def damage(e: BaseException) -> str:
+    """What a reader's exception says about the file, in a few words on one line."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def read_json(path: Path) -> Any:
+    """JSON read strictly: a file cut short is an error, never a partial object."""
+    return json.loads(Path(path).read_text())

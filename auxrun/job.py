@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -82,6 +84,31 @@ def _metric(results) -> float | None:
     return best.get("dev", {}).get(main) if main else None
 
 
+# Set when Slurm terminates this job (SIGTERM: a requeue, a preemption, scancel; see auxrun/launcher.py).
+TERMINATING = threading.Event()
+KILL_WAIT_LIMIT_S = 600  # Slurm's KillWait is seconds to minutes; a SIGTERM not from Slurm ends the wait
+
+
+def _yield_to_slurm(error: BaseException) -> None:
+    """A job Slurm is terminating that fails on the way (its DataLoader workers got the SIGTERM too)
+    has not failed as a point: it ends without a result and without error.txt, waiting for the
+    SIGKILL, and its requeued attempt resumes the run (scancel: the driver reports it killed)."""
+    log.warning("Slurm is terminating this job; %s on the way is left to the requeue", type(error).__name__)
+    deadline = time.monotonic() + KILL_WAIT_LIMIT_S
+    while time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def interrupted(run_dir: Path | None, sweep_dir: Path | None) -> None:
+    """Exit 130 (as a shell does after Ctrl-C) with one line: where the run stands, how to resume."""
+    from auxrun.resume import resume_command, standing
+
+    where = f"{run_dir}: {standing(run_dir)}" if run_dir is not None and run_dir.is_dir() else "nothing ran"
+    command = resume_command(run_dir, sweep_dir, sys.argv[1:])
+    print(f"auxrun: interrupted; {where}; resume with: {command}", file=sys.stderr)
+    sys.exit(130)
+
+
 def run_job(dcfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -89,6 +116,8 @@ def run_job(dcfg: DictConfig) -> float | None:
     had_config = (run_dir / "config.yaml").exists()
     try:
         return _run(dcfg, hc, run_dir)
+    except KeyboardInterrupt:  # Ctrl-C: one line, where the run stands and how to continue it
+        interrupted(run_dir, Path(str(hc.sweep.dir)) if sweep else None)
     except AuxrunError as e:
         message = str(e)
     except OSError as e:
@@ -98,6 +127,8 @@ def run_job(dcfg: DictConfig) -> float | None:
         where = f"{e.filename}: " if e.filename else ""
         message = f"cannot write or read {where}{e.strerror or type(e).__name__}"
     except Exception as e:  # a bug or a crash in one sweep point must not stop the others
+        if TERMINATING.is_set():
+            _yield_to_slurm(e)
         if not sweep:
             raise
         log.exception("sweep point %s failed", hc.job.num)

@@ -1,7 +1,9 @@
-"""What produced a run: package versions, the git commit, the device, the command (results.json)."""
+"""What produced a run: package versions, the git commit, the device, the command, and under Slurm the
+job (results.json)."""
 
 from __future__ import annotations
 
+import os
 import platform
 import shlex
 import subprocess
@@ -63,10 +65,29 @@ def command() -> str:
     return shlex.join(["auxrun", *sys.argv[1:]])
 
 
+def slurm_job() -> dict[str, Any] | None:
+    """The Slurm job that ran this: its id, the array job and index of a sweep point, how many times
+    Slurm requeued it (a preemption, a time limit); None outside Slurm."""
+    env = os.environ
+    if "SLURM_JOB_ID" not in env:
+        return None
+
+    def number(key: str) -> int | None:
+        return int(env[key]) if env.get(key, "").isdigit() else None
+
+    return {
+        "job_id": env["SLURM_JOB_ID"],
+        "array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
+        "array_task_id": number("SLURM_ARRAY_TASK_ID"),
+        "restart_count": number("SLURM_RESTART_COUNT") or 0,
+        "node": env.get("SLURMD_NODENAME"),
+    }
+
+
 def provenance(device: str) -> dict[str, Any]:
     import auxrun
 
-    return {
+    out = {
         "auxrun": _version("auxrun") or auxrun.__version__,
         "git_commit": git_commit(),
         "python": platform.python_version(),
@@ -76,3 +97,6 @@ def provenance(device: str) -> dict[str, Any]:
         "device": device_name(device),
         "command": command(),
     }
+    if (job := slurm_job()) is not None:  # absent outside Slurm
+        out["slurm"] = job
+    return out

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from auxrun.config import RunConfig
-from auxrun.errors import ConfigError
+from auxrun.errors import AuxrunError, ConfigError
 
 GROUPS = ("method", "backbone", "task_set", "hardware", "logger", "setting")
 # Keys a resumed run may take from the command line: none changes a computed number.
@@ -94,7 +94,16 @@ def _safe(key: str) -> bool:
 def resumed_config(run_dir: Path, new: RunConfig, overrides: list[str]) -> RunConfig:
     from auxrun.run import load_saved_config
 
-    saved = load_saved_config(run_dir)
+    try:
+        saved = load_saved_config(run_dir)
+    except AuxrunError:
+        raise
+    except Exception as e:  # cut short or edited into something else: nothing to heal it from
+        from auxrun.io import damage
+
+        raise ConfigError(
+            f"resume: {run_dir / 'config.yaml'} is damaged ({damage(e)}); restore it, or start a new run"
+        ) from None
     diff = changed_keys(saved, new, overrides)
     refused = [(k, a, b) for k, a, b in diff if not _safe(k)]
     if refused:
@@ -124,3 +133,44 @@ def job_config(dcfg: DictConfig, run_dir: Path, overrides: list[str]) -> RunConf
         new.resume = False
         return new
     return resumed_config(run_dir, new, overrides)
+
+
+# ---- an interrupted run: where it stands, and the command that continues it -------------------------
+
+
+def standing(run_dir: Path) -> str:
+    """Where an interrupted run stands, read from its folder: which stage finished, how many
+    training epochs its checkpoint holds."""
+    import csv
+
+    import yaml
+
+    if (run_dir / "results.json").is_file():
+        return "the run had finished (results.json)"
+    if not (run_dir / "selection.json").is_file():
+        return "the selection stage had not finished (resuming runs it again; what it cached is reused)"
+    try:
+        epochs = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {})["train"]["epochs"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        epochs = "?"
+    try:
+        with open(run_dir / "metrics.csv", newline="") as f:
+            done = max(0, sum(1 for _ in csv.reader(f)) - 1)
+    except OSError:
+        done = 0
+    if not (run_dir / "checkpoints" / "train.pt").is_file():
+        done = 0
+    if done and (run_dir / "checkpoints" / "finetune.pt").is_file():
+        return "training done, fine-tuning interrupted (its checkpoint is kept)"
+    return f"selection done, training interrupted with {done} of {epochs} epochs checkpointed"
+
+
+def resume_command(run_dir: Path | None, sweep_dir: Path | None, argv: list[str]) -> str:
+    """The command that continues: ``resume=true`` on the run folder, or the same sweep again on its
+    folder with ``resume=auto`` (finished points are skipped, the others continue)."""
+    import shlex
+
+    if sweep_dir is None:
+        return shlex.join(["auxrun", "resume=true", f"hydra.run.dir={run_dir}"])
+    kept = [a for a in argv if not a.startswith(("resume=", "hydra.sweep.dir="))]
+    return shlex.join(["auxrun", *kept, "resume=auto", f"hydra.sweep.dir={sweep_dir}"])

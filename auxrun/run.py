@@ -18,7 +18,7 @@ from auxrun.config import RunConfig
 from auxrun.context import RunContext
 from auxrun.data.pool import TaskPool
 from auxrun.errors import AuxrunError
-from auxrun.io import write_json_atomic, write_text_atomic
+from auxrun.io import read_or_set_aside, write_json_atomic, write_text_atomic
 from auxrun.methods.registry import get_method
 from auxrun.models.backbone import load_tokenizer
 from auxrun.paths import default_cache_dir
@@ -90,8 +90,7 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
     if cfg.stage == "train":
         selection = Selection.load(Path(cfg.selection))
         _check_selection(selection, ctx)
-    elif cfg.resume and sel_path.is_file():
-        selection = Selection.load(sel_path)
+    elif cfg.resume and (selection := read_or_set_aside(sel_path, Selection.load, "selection runs again")):
         log.info("resume: reusing %s", sel_path)
     else:
         if main:  # data parallel: the selection stage runs on rank 0 alone

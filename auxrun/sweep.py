@@ -13,8 +13,9 @@ from hydra.experimental.callback import Callback
 
 # Config groups a user does not pick: task/ holds task files read by auxrun, setting/ is chosen from
 # task_set and method; ``*_schema`` entries are the schemas behind the options.
-HIDDEN_GROUPS = ("task", "setting")
+HIDDEN_GROUPS = ("task", "setting", "parts")
 FAILED: list[str] = []  # the failed points of the sweep that just ended (read by cli.main)
+LAST_SWEEP: list[Path] = []  # the folder of the sweep that started last (an interrupted driver's)
 
 
 def _hidden(option: str) -> bool:
@@ -26,12 +27,17 @@ def _hidden(option: str) -> bool:
 class SweepSummary(Callback):
     """After a sweep: how many points ran, how many failed, and each failed point's folder."""
 
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        LAST_SWEEP[:] = [Path(str(config.hydra.sweep.dir))]
+
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         from auxrun.job import ERROR_FILE
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        points = (
-            sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()) if sweep_dir.is_dir() else []
+        points = (  # a point whose job never started has no .hydra/, only the error.txt the driver wrote
+            sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir() or (p / ERROR_FILE).is_file())
+            if sweep_dir.is_dir()
+            else []
         )
         failed = [p for p in points if (p / ERROR_FILE).is_file()]
         FAILED[:] = [str(p) for p in failed]
@@ -72,6 +78,15 @@ def _override(argv: list[str], key: str) -> str | None:
         if a.startswith(f"{key}="):
             return a.split("=", 1)[1]
     return None
+
+
+def sweep_dir_of(argv: list[str]) -> Path | None:
+    """The sweep folder of a ``-m`` command, when it names one (``hydra.sweep.dir=``); the last sweep
+    the driver started otherwise; None for a single run."""
+    if "-m" not in argv and "--multirun" not in argv:
+        return None
+    named = _override(argv, "hydra.sweep.dir")
+    return Path(named) if named else LAST_SWEEP[0] if LAST_SWEEP else Path("<the sweep folder>")
 
 
 def precheck(argv: list[str]) -> str | None:

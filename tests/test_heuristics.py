@@ -111,6 +111,7 @@ def test_heuristics_end_to_end_on_toy(tmp_path, method):
         target = stats["toy_sentiment"]["mean_sentence_words"]
         key = lambda t: abs(stats[t]["mean_sentence_words"] - target)  # noqa: E731
     assert sel["ranking"] == sorted(["toy_rating", "toy_noise"], key=key)
+    assert sorted(sel["ranking"], key=lambda t: -sel["scores"][t]) == sel["ranking"]  # higher = more useful
     trials = sel["trials"]
     assert [t["tasks"] for t in trials] == [sel["ranking"][:k] for k in range(len(trials))]
     assert sel["selected_tasks"] == sel["trial_selection_by_rule"]["paper"]

@@ -1,12 +1,12 @@
 """The planted toy pool (task_set=toy_planted), its pretrained tiny backbone and the planted check."""
 
 import filecmp
-import importlib.util
 import json
+import os
 import subprocess
-import sys
 
 import pytest
+import yaml
 
 from auxrun.config import DataConfig
 from auxrun.data.sources import load_raw_splits
@@ -15,13 +15,6 @@ from auxrun.data.toy import N_TOPICS, build_lexicon, intensity_label, topic_grou
 from tests.conftest import REPO, compose
 
 PLANTED = compose(["task_set=toy_planted"]).task_set
-
-
-def _check_module():
-    spec = importlib.util.spec_from_file_location("planted_check", REPO / "scripts" / "planted_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_every_planted_auxiliary_shares_its_primarys_format():
@@ -151,60 +144,65 @@ def test_a_split_added_to_a_toy_task_joins_its_folder_unchanged(tmp_path):
         assert filecmp.cmp(folder / f, tmp_path / "new" / spec.sources.local.dir / f, shallow=False)
 
 
-def test_parse_seeds_and_binomial_tail():
-    mod = _check_module()
-    assert mod.parse_seeds("1-5") == [1, 2, 3, 4, 5] and mod.parse_seeds("1,3,7") == [1, 3, 7]
-    assert mod.binom_tail(15, 15) == pytest.approx(0.5**15)
-    assert mod.binom_tail(14, 15) == pytest.approx(16 / 2**15)
-    assert mod.binom_tail(0, 15) == pytest.approx(1.0)
+def test_binomial_tail():
+    from auxrun.reporting.planted import binom_tail
+
+    assert binom_tail(15, 15) == pytest.approx(0.5**15)
+    assert binom_tail(14, 15) == pytest.approx(16 / 2**15)
+    assert binom_tail(0, 15) == pytest.approx(1.0)
 
 
-def test_judge_reads_scores_then_falls_back_to_the_selection():
-    judge = _check_module().judge
+def _run(tmp_path, method, sel, results=None):
+    from auxrun.reporting.runs import Run
+
+    roles = {"p": {"related": ["r"], "unrelated": ["u"], "noise": ["n"]}}
+    config = {"method.name": method, "primary": "p"}
+    return Run(tmp_path, config, results=results, selection=sel, planted=roles)
+
+
+def test_the_planted_record_counts_a_tie_half_and_a_random_subset_as_chance(tmp_path):
+    """One rule for recovery and chance (auxrun/reporting/planted.py): related above noise by the
+    method's own scores, a tie one half; a related task selected against 1 - C(K-r,k)/C(K,k)."""
+    from auxrun.reporting.planted import run_planted
+
     sel = {
         "candidates": ["r", "u", "n", "x"],
         "selected_tasks": ["r"],
         "scores": {"r": 0.2, "u": 0.5, "n": 0.1},
     }
-    row = judge(sel, "r", "n")
-    assert (row["readout"], row["ok"], row["related_rank"], row["noise_rank"], row["chance"]) == (
-        "scores",
-        True,
-        2,
-        3,
-        0.5,
-    )
-    assert not judge({**sel, "scores": {"r": 0.1, "n": 0.1}}, "r", "n")["ok"]  # a tie is a miss
-    row = judge({**sel, "scores": {}}, "r", "n")  # a set: related kept, noise dropped
-    assert (row["readout"], row["ok"]) == ("selected", True)
-    assert row["chance"] == pytest.approx(1 * 3 / (4 * 3))  # P(r in, n out) for a random 1-of-4 subset
-    assert not judge({**sel, "scores": {}, "selected_tasks": ["r", "n"]}, "r", "n")["ok"]
-    # methods without scores are read as the report reads them: final task weights (avil, diw) ...
-    weights = {"task_weights": {"r": 0.2, "u": 0.3, "n": 0.25, "x": 0.25}}
-    row = judge({**sel, "scores": {}}, "r", "n", weights)
-    assert (row["readout"], row["ok"], row["related_rank"]) == ("scores", False, 4)
-    # ... or the share of each candidate's instances a FastMTL-style selection kept
-    shares = {"r": {"kept": 30, "total": 100}, "n": {"kept": 10, "total": 100}, "u": {"kept": 0, "total": 50}}
-    row = judge({**sel, "scores": {}, "instances": shares}, "r", "n")
-    assert (row["readout"], row["ok"], row["related_score"], row["noise_score"]) == ("scores", True, 0.3, 0.1)
+    rec = run_planted(_run(tmp_path, "gradts_thres", sel))
+    assert rec == {
+        "related_selected": True,
+        "noise_selected": False,
+        "chance": pytest.approx(1 / 4),
+        "above": 1.0,
+    }
+    tie = run_planted(_run(tmp_path, "gradts_thres", {**sel, "scores": {"r": 0.1, "n": 0.1}}))
+    assert tie["above"] == 0.5
+    two = run_planted(_run(tmp_path, "gradts_thres", {**sel, "selected_tasks": ["u", "x"], "scores": {}}))
+    assert two["above"] is None and two["chance"] == pytest.approx(1 - 3 / 6)  # 1 - C(3,2)/C(4,2)
+    # a baseline is not read as a selector; a method deciding while training is read once it trained
+    assert run_planted(_run(tmp_path, "no_sel", sel)) is None
+    assert run_planted(_run(tmp_path, "avil", {**sel, "scores": {}})) is None  # stage=select: no weights yet
+    weights = {"task_weights": {"p": 0.2, "r": 0.2, "u": 0.3, "n": 0.25, "x": 0.05}}
+    assert run_planted(_run(tmp_path, "avil", {**sel, "scores": {}}, weights))["above"] == 0.0
 
 
-def test_equal_shares_are_read_as_the_mean_instance_score(tmp_path):
-    """FastMTL keeps the same top N of every task: its per-instance scores rank the tasks."""
-    import numpy as np
-
-    judge = _check_module().judge
-    (tmp_path / "selection_instances").mkdir()
-    files = {}
-    for task, values in {"r": [0.9, 0.7], "n": [0.2, 0.4, 0.3], "u": []}.items():  # u: not scored
-        np.save(tmp_path / "selection_instances" / f"{task}.scores.npy", np.asarray(values, dtype=np.float32))
-        files[task] = {"scores": f"selection_instances/{task}.scores.npy"}
-    same = {t: {"kept": 1, "total": 2} for t in ("r", "n", "u")}
-    sel = {"candidates": ["r", "u", "n"], "selected_tasks": ["r", "u", "n"], "instances": same}
-    row = judge({**sel, "instance_files": files}, "r", "n", None, tmp_path)
-    assert (row["readout"], row["ok"], row["related_rank"], row["noise_rank"]) == ("scores", True, 1, 2)
-    assert row["related_score"] == pytest.approx(0.8) and row["noise_score"] == pytest.approx(0.3)
-    assert judge(sel, "r", "n", None, tmp_path)["readout"] == "selected"  # no files: the set decides
+def test_task_scores_are_the_selection_s_scores_or_a_controller_s_final_weights(tmp_path):
+    """Every selector writes ``scores``; avil and diw answer with results.json task_weights; old
+    sampling folders (before fastmtl and random_sampling wrote scores) are still read."""
+    sel = {"candidates": ["r", "u", "n"], "selected_tasks": ["r"], "scores": {"r": 0.2, "n": 0.1, "p": 9.0}}
+    weights = {"task_weights": {"r": 0.3, "u": 0.3, "n": 0.4}}
+    assert _run(tmp_path, "gradts_thres", sel, weights).task_scores() == {
+        "r": 0.2,
+        "n": 0.1,
+    }  # candidates only
+    assert _run(tmp_path, "diw", sel, weights).task_scores() == {"r": 0.3, "u": 0.3, "n": 0.4}
+    old = {**sel, "scores": {}, "mean_score": {"r": 0.8, "u": None, "n": 0.3}}
+    assert _run(tmp_path, "fastmtl", old).task_scores() == {"r": 0.8, "n": 0.3}
+    shares = {"p": {"kept": 5, "total": 5}, "r": {"kept": 30, "total": 100}, "n": {"kept": 10, "total": 100}}
+    old = {**sel, "scores": {}, "instances": shares}
+    assert _run(tmp_path, "random_sampling", old).task_scores() == {"r": 0.3, "n": 0.1}
 
 
 def test_pretrained_backbone_is_deterministic_and_loads(tmp_path):
@@ -228,88 +226,59 @@ def test_pretrained_backbone_is_deterministic_and_loads(tmp_path):
     assert tok.unk_token_id not in enc["input_ids"] and set(enc["token_type_ids"]) == {0, 1}
 
 
-def test_planted_check_end_to_end(tmp_path):
-    """One cheap method on the check's pool (each primary's planted group), two runs at once: the
-    table in (seed, primary) order, the summary line and planted_check.json."""
-    cmd = [
-        sys.executable,
-        str(REPO / "scripts" / "planted_check.py"),
-        "--method",
-        "gradts_thres",
-        "--seeds",
-        "1",
-        "--primaries",
-        "toy_sentiment",
-        "toy_pairpol",
-        "--jobs",
-        "2",
-        "--out",
-        str(tmp_path),
-        "--extra",
-        "backbone=tiny",
+def test_planted_check_is_the_experiment_and_the_report(tmp_path):
+    """The planted check: `auxrun -m experiment=toy_planted hardware=local_parallel` (here one cheap
+    method, selection only, two primaries in parallel), then `auxrun-report DIR --experiment
+    toy_planted`, whose planted score is read from each run's own selection.json."""
+    from auxrun.reporting.planted import ranked_above
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    sweep = tmp_path / "sweep"
+    cmd = ["auxrun", "-m", "experiment=toy_planted", "hardware=local_parallel", "method=gradts_thres"]
+    cmd += ["primary=toy_sentiment,toy_pairpol", "seed=1", "stage=select", "quiet=true", "backbone=tiny"]
+    cmd += [
         "data.toy_scale=0.05",
         "method.warmup_epochs=0",
         "method.figures=false",
+        f"hydra.sweep.dir={sweep}",
     ]
-    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    summary = json.loads((tmp_path / "planted_check.json").read_text())
-    assert [row["primary"] for row in summary["rows"]] == ["toy_sentiment", "toy_pairpol"]
-    oks = []
-    for row, (related, noise, aux) in zip(
-        summary["rows"],
-        (
-            ("toy_intensity", "toy_noise", ["toy_intensity", "toy_topic", "toy_noise"]),
-            ("toy_pairpolcount", "toy_pairnoise", ["toy_pairpolcount", "toy_pairtopic", "toy_pairnoise"]),
-        ),
-    ):
-        run = tmp_path / "runs" / f"gradts_thres-{row['primary']}-s1"
+    above = {}
+    for run in sorted(sweep.glob("*_toy_planted_gradts_thres_*")):
         sel = json.loads((run / "selection.json").read_text())
-        assert sel["candidates"] == aux  # the primary's group, not all 12
-        assert row["ok"] == (sel["scores"][related] > sel["scores"][noise])
-        assert row["cpu_seconds"] > 0
-        oks.append(row["ok"])
-    k = sum(oks)
-    assert (summary["runs"], summary["recovered"], summary["chance"]) == (2, k, 0.5)
-    assert (summary["group"], summary["stage"]) == (True, "select")
-    last = r.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"gradts_thres: related above noise in {k}/2 runs") and "chance 50%" in last
-
-
-def test_planted_check_stops_on_a_failed_run_with_its_error(tmp_path):
-    """A run that fails ends the check with auxrun's own error line, no traceback, no summary."""
-    cmd = [sys.executable, str(REPO / "scripts" / "planted_check.py"), "--method", "gradts_thres"]
-    cmd += ["--seeds", "1", "--out", str(tmp_path), "--extra", "method.warmup_epochs=-1"]
-    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "auxrun failed (" in r.stderr
-    assert "auxrun: error: method.warmup_epochs=-1 is out of range" in r.stderr
-    assert not (tmp_path / "planted_check.json").exists()
-    r = subprocess.run(cmd[:2] + ["--method", "gradts_thress"], cwd=REPO, capture_output=True, text=True)
-    assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "method 'gradts_thress' is not registered; known: [" in r.stderr
-
-
-def _drift_module():
-    spec = importlib.util.spec_from_file_location("weight_drift", REPO / "scripts" / "weight_drift.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+        roles = PLANTED.planted[sel["primary"]]
+        assert sel["candidates"] == [*roles["related"], *roles["unrelated"], *roles["noise"]]  # its group
+        above[sel["primary"]] = ranked_above(sel["scores"], roles["related"], roles["noise"])
+    assert sorted(above) == ["toy_pairpol", "toy_sentiment"]
+    r = subprocess.run(
+        ["auxrun-report", str(sweep), "--experiment", "toy_planted", "--out", str(tmp_path / "rep")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    md = (tmp_path / "rep" / "report.md").read_text()
+    for primary, value in above.items():
+        assert f"| gradts_thres | {primary} | 1 | 1/1 | 1.00 | 1/1 | {value:.2f} (1) | 0.50 |" in md
+    # the selection-only points are no failures: the report says why they have no results.json
+    assert md.count("| selection only (stage=select) |") == 2 and "(no folder)" not in md
 
 
 def test_weight_drift_reads_each_methods_increments(tmp_path):
     """avil's increment is alpha_rel - alpha_noise; diw's is the change of the weight difference; the
     90% epoch count is (1.2816 sd / mean)^2, and never for a drift <= 0."""
-    wd = _drift_module()
+    from auxrun.reporting import weight_drift as wd
+    from auxrun.reporting.report import main as report
+
     avil = {
-        "method": "avil",
         "primary": "p",
         "alpha_history": [{"p": 1.1, "r": 1.2, "n": 0.9}, {"p": 0.8, "r": 0.95, "n": 1.0}],
     }
     inc, own = wd.increments(avil, "r", "n")
     assert inc == pytest.approx([0.3, -0.05]) and own == pytest.approx([0.1, -0.2])
     diw = {
-        "method": "diw",
         "task_weight_history": [{"r": 0.5, "n": 0.5}, {"r": 0.6, "n": 0.4}, {"r": 0.55, "n": 0.45}],
         "single_task_score_history": [{"r": 70.0, "n": 60.0}, {"r": 80.0, "n": 85.0}],
     }
@@ -317,27 +286,24 @@ def test_weight_drift_reads_each_methods_increments(tmp_path):
     assert inc == pytest.approx([0.0, 0.2, -0.1]) and solo == [10.0, -5.0]
     assert wd.epochs_needed(0.1, 0.5) == pytest.approx((1.2816 * 5) ** 2)
     assert wd.epochs_needed(0.0, 0.5) == float("inf") and wd.epochs_needed(-0.1, 0.5) == float("inf")
-    # end to end on a planted_check-style folder: one avil run of toy_sentiment
+    # in the report: one avil run of toy_sentiment on the planted pool
     run = tmp_path / "runs" / "avil-toy_sentiment-s1"
     run.mkdir(parents=True)
     hist = [{"toy_sentiment": 0.9, "toy_intensity": 1.0 + d, "toy_noise": 1.0} for d in (0.1, -0.1, 0.3)]
-    (run / "results.json").write_text(
-        json.dumps({"method": "avil", "primary": "toy_sentiment", "seed": 1, "alpha_history": hist})
-    )
-    r = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "weight_drift.py"), str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    row = next(line for line in r.stdout.splitlines() if line.startswith("| avil | toy_sentiment"))
+    results = {"method": "avil", "primary": "toy_sentiment", "seed": 1, "alpha_history": hist}
+    (run / "results.json").write_text(json.dumps({**results, "main_metric": "accuracy", "best": {}}))
+    cfg = {
+        "method": {"name": "avil"},
+        "primary": "toy_sentiment",
+        "seed": 1,
+        "task_set": {"planted": PLANTED.planted},
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(cfg))))
+    report([str(tmp_path), "--out", str(tmp_path / "rep")])
+    md = (tmp_path / "rep" / "report.md").read_text()
     # mean 0.1, sd 0.2: (1.2816 * 0.2 / 0.1)^2 = 6.57 -> 7 epochs; at the upper bound 0.1 + 1.96 * 0.1155: 1
-    assert (
-        row
-        == "| avil | toy_sentiment | 3 | +0.1000 +- 0.1155 | 0.2000 | 7 | 1 | -0.100 (below 0 in 3/3 epochs) |"
-    )
-    assert r.stdout.strip().splitlines()[-1].endswith("most favourable reading: 1")
+    row = "| avil | toy_sentiment | 3 | +0.1000 ± 0.1155 | 0.2000 | 7 | 1 | -0.100 (below 0 in 3/3 epochs) |"
+    assert "## Weight drift" in md and row in md
 
 
 def test_planted_group_narrows_the_pool_to_a_primarys_auxiliaries():
@@ -368,8 +334,12 @@ def test_planted_group_narrows_the_pool_to_a_primarys_auxiliaries():
             validate_run(compose(["task_set=toy_planted", "task_set.planted_group=true", *overrides]))
 
 
-def test_planted_check_reads_weighting_methods_after_training():
-    """--stage auto: 'all' for the methods with a training controller, 'select' for the others."""
-    mod = _check_module()
-    assert [mod.default_stage(m) for m in ("avil", "diw")] == ["all", "all"]
-    assert {mod.default_stage(m) for m in ("gradts_thres", "autosem_p1", "fastmtl", "heu_len")} == {"select"}
+def test_methods_that_decide_while_training_and_baselines_say_so():
+    """A method's class says what it is: a training controller (avil, diw: read by their final task
+    weights) or a baseline (single_task, no_sel: no choice, so never read as a selector)."""
+    from auxrun.methods.registry import baselines, decides_while_training, is_baseline
+
+    assert [decides_while_training(m) for m in ("avil", "diw")] == [True, True]
+    assert not any(decides_while_training(m) for m in ("gradts_thres", "autosem_p1", "fastmtl", "heu_len"))
+    assert baselines() == ["single_task", "no_sel"]  # by rank: the primary alone, then every candidate
+    assert not is_baseline("random_sampling") and not is_baseline("not_a_method")

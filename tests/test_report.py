@@ -147,6 +147,33 @@ def test_missing_and_failed_points_are_listed(tmp_path, capsys):
     ]
 
 
+def test_sweep_points_are_matched_to_folders_by_value(tmp_path):
+    """`train.lr=3e-4,1e-3` on the command line; Hydra writes `train.lr=0.0003` in the job's folder.
+    Every finished point is found, whatever the spelling; the one point without a folder is listed."""
+    sweep = tmp_path / "sweep"
+    (sweep).mkdir()
+    hydra = {
+        "hydra": {
+            "sweeper": {"params": {"seed": "range(1,3)"}},
+            "overrides": {"task": ["train.lr=3e-4,1e-3"]},
+        }
+    }
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump(hydra))
+    points = [(0.0003, 1), (0.0003, 2), (0.001, 1)]  # (1e-3, seed 2) never started
+    for i, (lr, seed) in enumerate(points):
+        make_run(sweep / str(i), "no_sel", seed, 80.0, lr=lr)
+        (sweep / str(i) / ".hydra").mkdir()
+        (sweep / str(i) / ".hydra" / "overrides.yaml").write_text(
+            yaml.safe_dump([f"train.lr={lr}", f"seed={seed}"])
+        )
+    main([str(sweep), "--out", str(tmp_path / "rep")])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    unfinished = md.split("## Unfinished sweep points")[1].splitlines()
+    assert [line for line in unfinished if "(no folder)" in line] == [
+        "| . (no folder) |  |  | 2 | never started, or lost before Hydra made its folder (train.lr=0.001) |"
+    ]
+
+
 def test_bootstrap_against_baselines_equals_a_hand_computation(tmp_path):
     ours = {1: flip(4), 2: flip(6, 10), 3: flip(2, 20)}
     base = {1: flip(10), 2: flip(8, 5), 3: flip(12, 25)}
@@ -195,7 +222,8 @@ def test_planted_score_and_chance(tmp_path):
     main([str(tmp_path), "--out", str(tmp_path / "rep")])
     md = (tmp_path / "rep" / "report.md").read_text()
     chance = (1 / 3 + (1 - comb(2, 2) / comb(3, 2)) + 0) / 3  # k = 1, 2, 0 of K = 3 with one related
-    assert f"| gradts_thres | all | 3 | 1/3 | {chance:.2f} | 1/3 | 0.50 (3) | 0.50 |" in md
+    # related above noise in runs 0 and (a tie, half) 2: 1.5 of 3; p = P(X >= 1) for Binomial(3, 0.5)
+    assert f"| gradts_thres | all | 3 | 1/3 | {chance:.2f} | 1/3 | 0.50 (3) | 0.50 | 0.88 |" in md
 
 
 def test_paper_layout_puts_ours_beside_the_paper(tmp_path, capsys):

@@ -84,16 +84,40 @@ def test_truth_table_and_selector_scores(tmp_path):
     rho = stats.spearmanr([0.1, 0.6, 0.7], gains).statistic
     tau = stats.kendalltau([0.1, 0.6, 0.7], gains).statistic
     # measurement: 4 pools x 3 seeds of cost 100, 200, 200, 200 -> 2100 / 3 seeds = 700 per seed
+    sel = {
+        line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")
+        for line in md.split("## Selectors against the measured transfer")[1].splitlines()
+        if line.startswith("| ") and not line.startswith("| method") and not line.startswith("| -")
+    }
+    # columns: method, runs, Spearman, its CI, Kendall, stability, precision, recall, empty, cost, share
+    thres = sel["gradts_thres"]
     assert (
-        "| gradts_thres | 2 | 1.00 (2) | 1.00 (2) | 1.00 (2) | 1.00 (2) | – (something helps) | 200 | 0.29 |"
-        in md
+        thres[1:3] == ["2", "1.00 (2)"]
+        and thres[4] == "1.00 (2)"
+        and thres[6:]
+        == [
+            "1.00 (2)",
+            "1.00 (2)",
+            "– (something helps)",
+            "200",
+            "0.29",
+        ]
     )
-    assert (
-        f"| autosem_p1 | 1 | {rho:.2f} (1) | {tau:.2f} (1) | 0.00 (1) | 0.00 (1) | – (something helps) | 400 | 0.57 |"
-        in md
-    )
-    avil = next(x for x in md.splitlines() if x.startswith("| avil | 1 |")).split(" | ")
-    assert avil[2:4] == ["1.00 (1)", "1.00 (1)"]  # weights r > u > n follow the gains r > u > n
+    assert thres[5] == "1.00 (1 pairs)"  # both seeds rank r > u > n; one pair has no interval
+    lo, hi = map(float, thres[3].strip("[]").split(", "))
+    assert -1 <= lo <= 1.0 <= hi <= 1  # the point estimate 1.0 lies inside its interval
+    bad = sel["autosem_p1"]
+    assert [bad[2], bad[4], *bad[6:]] == [
+        f"{rho:.2f} (1)",
+        f"{tau:.2f} (1)",
+        "0.00 (1)",
+        "0.00 (1)",
+        "– (something helps)",
+        "400",
+        "0.57",
+    ]
+    assert bad[5] == "– (one seed)"
+    assert sel["avil"][2] == "1.00 (1)" and sel["avil"][4] == "1.00 (1)"  # weights r > u > n as the gains
 
 
 def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):
@@ -107,15 +131,39 @@ def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):
     main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "100"])
     md = (tmp_path / "rep" / "report.md").read_text()
     line = lambda m: next(x for x in md.splitlines() if x.startswith(f"| {m} | 1 |"))  # noqa: E731
-    assert line("gradts_trial").split(" | ")[6] == "1/1"
+    assert line("gradts_trial").split(" | ")[8] == "1/1"
     assert (
-        line("gradts_thres").split(" | ")[6] == "0/1" and line("gradts_thres").split(" | ")[4] == "0.00 (1)"
+        line("gradts_thres").split(" | ")[8] == "0/1" and line("gradts_thres").split(" | ")[6] == "0.00 (1)"
     )
+
+
+def test_transfer_grid_comes_from_the_task_set():
+    from auxrun.hydra_setup import pool_label, transfer_grid
+
+    assert transfer_grid(["a", "b", "c"], ["b"]) == "[b],[b,a],[b,c],[b,a,c]"
+    # no primaries listed: every task; two tasks: "all" is the pair, listed once
+    assert transfer_grid(["a", "b"], []) == "[a],[a,b],[b],[b,a]"
+    # transfer_tasks narrows the tasks; a primary outside them is dropped
+    assert transfer_grid(["a", "b", "c", "d"], ["a", "d"], ["a", "c"]) == "[a],[a,c]"
+    assert [pool_label(p) for p in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a+b", "a+all2"]
+
+
+def test_train_cap_random_keeps_file_order():
+    from auxrun.data.pool import cap_examples
+
+    xs = list(range(100))
+    first = cap_examples(xs, 10, "first", 0)
+    drawn = cap_examples(xs, 10, "random", 3)
+    assert first == list(range(10))
+    assert len(drawn) == 10 and drawn == sorted(drawn) and drawn != first
+    assert drawn == cap_examples(xs, 10, "random", 3) and drawn != cap_examples(xs, 10, "random", 4)
+    assert cap_examples(xs[:5], 10, "random", 3) == xs[:5]
 
 
 @pytest.mark.slow
 def test_transfer_truth_sweep_runs_on_toy(tmp_path):
-    """The experiment's grid (narrowed) composes and runs; its report has the truth table."""
+    """The experiment's grid, derived from the (narrowed) task set, runs; its report has the truth
+    table; the same command again skips the finished points and leaves them as they were."""
     import os
     import subprocess
     import sys
@@ -123,31 +171,40 @@ def test_transfer_truth_sweep_runs_on_toy(tmp_path):
     from tests.conftest import FAST, REPO
 
     sweep = tmp_path / "sweep"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auxrun.cli",
-            "-m",
-            "experiment=transfer_truth",
-            "task_set.tasks=[toy_pair],[toy_pair,toy_topic]",
-            "seed=1",
-            *FAST,
-            "train.epochs=1",
-            "quiet=true",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "auxrun.cli",
+        "-m",
+        "experiment=transfer_truth",
+        "task_set.transfer_tasks=[toy_pair,toy_topic]",
+        "task_set.primaries=[toy_pair]",
+        "seed=1",
+        *FAST,
+        "train.epochs=1",
+        "quiet=true",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    primaries = sorted(p.name.split("_toy_")[-1] for p in sweep.glob("*/results.json"))
-    assert len(list(sweep.glob("*/results.json"))) == 2
+    done = sorted(p.parent.name for p in sweep.glob("*/results.json"))
+    assert done == ["toy_pair+toy_topic_s1", "toy_pair_s1"]
+    before = {p: p.read_bytes() for p in sweep.glob("*/results.json")}
+    (sweep / "toy_pair_s1" / "results.json").unlink()  # as if that point had been interrupted
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "toy_pair+toy_topic_s1 finished already" in again.stderr
+    assert "toy_pair_s1 finished already" not in again.stderr
+    after = {p: p.read_bytes() for p in sweep.glob("*/results.json")}
+    assert (
+        after[sweep / "toy_pair+toy_topic_s1" / "results.json"]
+        == before[sweep / "toy_pair+toy_topic_s1" / "results.json"]
+    )
+    assert sweep / "toy_pair_s1" / "results.json" in after
     main([str(sweep), "--out", str(tmp_path / "rep"), "--resamples", "50"])
     md = (tmp_path / "rep" / "report.md").read_text()
     assert (
         "## Measured transfer" in md and "| toy | tiny | toy_pair | toy_topic |" in md and "| related |" in md
     )
-    assert primaries
+    assert "Written by `auxrun-report" in md and "auxrun -m experiment=transfer_truth" in md

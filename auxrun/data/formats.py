@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,21 @@ READER_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 COMMON_OPTIONS = ("encoding", "per_split", "expected_counts")
 COLUMN_FIELDS = ("uid", "text_a", "text_b", "label")
+
+
+def _csv_fields_of_any_length() -> None:
+    """Real corpora hold fields longer than csv's default limit of 131072 characters (a 100,000-word
+    sentence); the tokenizer truncates them, so the reader takes them whole."""
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # a C long narrower than Py_ssize_t (Windows)
+            limit //= 2
+
+
+_csv_fields_of_any_length()
 
 # Curly quotes (MELD's subtitles) -> ASCII, so an apostrophe tokenises the same in every task.
 _ASCII_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})

@@ -27,14 +27,13 @@ Departures from the paper, and choices where it is silent (besides those of stag
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from auxrun.errors import ConfigError
 from auxrun.eval.metrics import LOWER_IS_BETTER
-from auxrun.io import write_json_atomic
+from auxrun.io import read_json, read_or_set_aside, write_json_atomic
 from auxrun.methods.autosem_gp import GPObservation, search_mixing_ratio
 from auxrun.methods.autosem_p1 import (
     AutosemP1,
@@ -108,8 +107,10 @@ class Autosem(AutosemP1):
 
         with ctx.ledger.stage("select/gp"):
             saved: list[GPObservation] = []
-            if ctx.cfg.resume and path.is_file():
-                state = json.loads(path.read_text())
+            state = (
+                read_or_set_aside(path, read_json, "the GP search starts again") if ctx.cfg.resume else None
+            )
+            if state is not None:
                 if state["settings"] != settings:
                     raise ConfigError(
                         f"resume: {path} was saved with {state['settings']}, this run has {settings}; "

@@ -54,7 +54,7 @@ import torch
 from auxrun.config import MethodConfig
 from auxrun.errors import ConfigError
 from auxrun.eval.metrics import LOWER_IS_BETTER
-from auxrun.io import torch_save_atomic
+from auxrun.io import read_or_set_aside, torch_save_atomic
 from auxrun.methods.autosem_bandit import BetaBernoulliBandit
 from auxrun.methods.base import Method
 from auxrun.methods.registry import register
@@ -232,8 +232,10 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config) -> BanditOutcome:
     fingerprint = _fingerprint(cfg, arms, ctx.cfg.seed)
 
     state = None
-    if ctx.cfg.resume and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=False)
+    if ctx.cfg.resume:
+        load = lambda p: torch.load(p, map_location="cpu", weights_only=False)  # noqa: E731
+        state = read_or_set_aside(path, load, "the bandit starts again")
+    if state is not None:
         if state["fingerprint"] != fingerprint:
             raise ConfigError(
                 f"resume: {path} was saved with {state['fingerprint']}, this run has {fingerprint}; "

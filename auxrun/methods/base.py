@@ -14,6 +14,17 @@ if TYPE_CHECKING:
 
 class Method:
     name: str = "base"
+    # A baseline makes no choice (single_task trains the primary alone, no_sel every candidate): the
+    # report sets every selector against it instead of reading it as a selector. Baselines are listed
+    # by ``baseline_rank`` (fewest auxiliaries first) and each is compared with those ranked before it.
+    baseline: bool = False
+    baseline_rank: int = 0
+
+    @classmethod
+    def decides_while_training(cls) -> bool:
+        """A method with a training controller (avil, diw): its answer is its final task weights
+        (results.json ``task_weights``), not a selection's scores."""
+        return cls.controller is not Method.controller
 
     def __init__(self, cfg: MethodConfig, ctx: RunContext):
         self.cfg, self.ctx = cfg, ctx

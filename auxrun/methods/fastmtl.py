@@ -33,7 +33,8 @@ Departures from the paper, and choices where it is silent:
 - Stage 3 starts from stage 2's last-epoch weights with a fresh optimizer (Appendix A: TO-MTDNN's
   last epoch); the paper's stage 2 uses the fine-tuning's dev set only in stage 3, as here.
 
-Outputs: ``selection.json`` records N, the kept count, each task's share of the kept examples and
+Outputs: ``selection.json`` records ``scores`` (each auxiliary's mean discriminator score for the
+primary over its scored examples), N, the kept count, each task's share of the kept examples and
 what random sampling would take in expectation (Figure 6, also ``figures/fastmtl_sample_share.png``),
 the stage-1 sizes and ``instance_files``: per auxiliary, the kept indices and every scored
 (unused) example's index and score as .npy files beside it. The cost ledger has
@@ -193,9 +194,12 @@ class SamplingMethod(Method):
         kept: dict[str, list[int]],
         unused: dict[str, np.ndarray],
         subsets: dict[str, list[int]],
+        scores: dict[str, float],
         scored: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Selection:
+        """The Selection of ``kept``; ``scores``: the method's score of each auxiliary, higher = more
+        useful (what the report ranks the candidates by)."""
         pool = self.ctx.pool
         aux = pool.auxiliaries
         selected = [t for t in aux if kept.get(t)]
@@ -231,6 +235,7 @@ class SamplingMethod(Method):
         scored = scored or {}
         return self.selection(
             selected,
+            scores=scores,
             instance_indices={t: kept[t] for t in selected},
             scored_indices={t: s[0] for t, s in scored.items()},
             instance_scores={t: s[1] for t, s in scored.items()},
@@ -325,11 +330,11 @@ class FastMTL(SamplingMethod):
         with ledger.stage("select/ranking"):
             scored = self.score(model, trainer, unused)
             kept = top_n(scored, self.ctx.pool.auxiliaries, self.cfg.n_samples)
-        mean = {t: round(float(s.mean()), 4) if len(s) else None for t, (_, s) in scored.items()}
+        # each auxiliary's mean discriminator score for the primary (its similarity to the primary)
+        mean = {t: float(s.astype(np.float64).mean()) for t, (_, s) in scored.items() if len(s)}
         extra = {
             "discriminator_loss": self.cfg.discriminator_loss,
             "td_multitask": self.cfg.td_multitask,
             "td_epochs": self.cfg.td_epochs,
-            "mean_score": mean,  # each auxiliary's mean similarity to the primary
         }
-        return self.sampled_selection(kept, unused, subsets, scored, extra)
+        return self.sampled_selection(kept, unused, subsets, mean, scored, extra)

@@ -28,8 +28,8 @@ Departures from the paper and its code, all deliberate:
   ``layer_norm`` chooses l2 | l1 | max | none). Tau only sees ranks, so this is the only part of
   the normalisation that changes a selection.
 - The paper's protocol selects on 10% of train (select_dev, seed 42); the warm-up and the
-  importance pass use the rest of train. The fine-tuned probe weights are not kept: the matrices
-  are all later stages need.
+  importance pass use the rest of train. The fine-tuned probe's encoder is cached beside the
+  matrices (``finetuned_encoder``): LogME (auxrun/methods/logme.py) reads its features from it.
 - fg's per-instance matrices are cached in fp16, each scaled to a largest entry of 1 (a scale the
   normalisation removes); fp16 rounding can tie or swap near-equal heads of one instance, so an
   instance's tau may move by a few thousandths against fp32 (tests/test_gradts.py bounds it). The
@@ -69,6 +69,9 @@ KIND = "head_importance"  # {"mean": [L, H] raw mean |grad|, "n": N, "probe_sele
 # each layer's scale and min-max the rest; fp16 keeps 3 significant digits, and only ranks are read.
 KIND_INSTANCES = "head_importance_instances_fp16"
 ALGORITHM = "abs-gate-grad/eval-mode/v1"  # bump when the computation changes: old entries miss
+# The probe's fine-tuned encoder weights (last epoch), under the same key: what LogME
+# (auxrun/methods/logme.py) reads features from, so the per-task fine-tuning runs once for both.
+KIND_ENCODER = "finetuned_encoder"
 
 
 @dataclass
@@ -231,10 +234,30 @@ class GradTSBase(Method):
             on_batch=lambda n: ctx.ledger.count(forward=n, backward=n),
         )
         art = {"mean": grads.mean, "n": grads.n_examples, "probe_select_dev": last}
+        encoder = {k: v.detach().cpu() for k, v in trainer.model.encoder.state_dict().items()}
+        path = self.cache.save(KIND_ENCODER, key, encoder, inputs)  # first writer wins, as below
+        ctx.ledger.count(bytes_written=path.stat().st_size)
         path = self.cache.save(KIND_INSTANCES, key, instances_fp16(grads.per_example), inputs)
         ctx.ledger.count(bytes_written=path.stat().st_size)
         self.cache.save(KIND, key, art, inputs)  # last: a hit implies the instance file is there
         return art
+
+    def finetuned_encoder(self, task: str) -> tuple[dict[str, Any], str]:
+        """(the encoder's state dict after the probe's fine-tuning on ``task``, "hit" | "miss"):
+        3.1's fine-tuning, cached with the head matrices. A miss (never computed, or computed
+        before the encoder was kept) runs the whole probe once, publishing what was absent."""
+        inputs = self.importance_inputs(task)
+        key = self.cache.key(KIND, inputs)
+        state = self.cache.load(KIND_ENCODER, key)
+        if state is not None:
+            return state, "hit"
+        with self.ctx.ledger.stage(f"select/head_importance/{task}"), self.cache.lock(KIND, key):
+            state = self.cache.load(KIND_ENCODER, key)
+            if state is not None:
+                return state, "hit"
+            self.cache.path(KIND_ENCODER, key).unlink(missing_ok=True)
+            self._compute(task, key, inputs)
+        return self.cache.load(KIND_ENCODER, key), "miss"
 
     def instance_matrices(self, imp: TaskImportance) -> np.ndarray:
         """[N, L, H] normalised per-instance matrices (3.3 Instance-level), from the cache."""

@@ -37,7 +37,6 @@ percentile interval of the bootstrap differences; the decision uses the one-side
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ from auxrun.config import MethodConfig, RunConfig
 from auxrun.errors import ConfigError
 from auxrun.eval.bootstrap import BootstrapResult, paired_bootstrap, resample_indices
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
-from auxrun.io import write_json_atomic
+from auxrun.io import read_json, read_or_set_aside, write_json_atomic
 from auxrun.methods.base import Method
 from auxrun.selection import Selection
 
@@ -284,7 +283,7 @@ class TrialRunner:
 
     def __call__(self, prefix: list[str]) -> TrialRun:
         path = self._path(prefix)
-        saved = json.loads(path.read_text()) if self.ctx.cfg.resume and path.is_file() else None
+        saved = read_or_set_aside(path, read_json, "this trial runs again") if self.ctx.cfg.resume else None
         if saved is None or saved.get("tasks") != prefix or saved.get("seeds") != self.seeds:
             sel = Selection(
                 method=self.name,

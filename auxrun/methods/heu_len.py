@@ -40,5 +40,6 @@ class HeuLen(RankThenTrial):
             stats = pool_statistics(pool.specs, self.ctx.cfg.data)
         ranked = rank_by_length(stats, pool.primary, pool.auxiliaries)
         target = stats[pool.primary]["mean_sentence_words"]
-        distance = {t: abs(stats[t]["mean_sentence_words"] - target) for t in ranked}
-        return ranked, distance, {"statistics": stats}
+        # scores are higher = more useful: minus the distance in words
+        closeness = {t: -abs(stats[t]["mean_sentence_words"] - target) for t in ranked}
+        return ranked, closeness, {"statistics": stats}

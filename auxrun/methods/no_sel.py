@@ -15,5 +15,8 @@ class NoSelConfig(MethodConfig):
 
 @register("no_sel", NoSelConfig)
 class NoSel(Method):
+    baseline = True  # every candidate: no choice to read, the reference a selection is scored against
+    baseline_rank = 1
+
     def select(self) -> Selection:
         return self.selection(list(self.ctx.pool.auxiliaries))

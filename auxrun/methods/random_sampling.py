@@ -6,7 +6,8 @@ methods differ only in how the N are chosen.
 
 Choices where the paper is silent: the stage-1 examples are left out of the pool although no
 discriminator is trained (so the pools are identical, as the issue asks); the draw is a function of
-the run's seed (random.Random over the union in pool order, then index order).
+the run's seed (random.Random over the union in pool order, then index order). Its ``scores`` are the
+share of each task's pool the draw took: equal in expectation, so a planted check reads them as chance.
 """
 
 from __future__ import annotations
@@ -43,4 +44,6 @@ class RandomSampling(SamplingMethod):
         unused = self.unused_pool(subsets)
         with self.ctx.ledger.stage("select/sampling"):
             kept = random_draw(unused, self.ctx.pool.auxiliaries, self.cfg.n_samples, self.ctx.cfg.seed)
-        return self.sampled_selection(kept, unused, subsets)
+        # the share of each task's pool the draw took: equal in expectation, so the chance line
+        drawn = {t: len(kept[t]) / len(unused[t]) for t in kept if len(unused[t])}
+        return self.sampled_selection(kept, unused, subsets, drawn)

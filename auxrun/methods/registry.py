@@ -40,3 +40,22 @@ def get_method(name: str):
 
         raise ConfigError(f"method '{name}' is not registered; known: {sorted(METHODS)}")
     return METHODS[name][0]
+
+
+def baselines() -> list[str]:
+    """The registered methods that are baselines (``Method.baseline``), by ``baseline_rank``."""
+    load_all()
+    names = [n for n, (cls, _) in METHODS.items() if cls.baseline]
+    return sorted(names, key=lambda n: (METHODS[n][0].baseline_rank, n))
+
+
+def is_baseline(name: str) -> bool:
+    """Whether ``name`` is a registered baseline; False for a name not registered (an old run folder)."""
+    load_all()
+    return name in METHODS and METHODS[name][0].baseline
+
+
+def decides_while_training(name: str) -> bool:
+    """Whether ``name`` is a registered method with a training controller (avil, diw)."""
+    load_all()
+    return name in METHODS and METHODS[name][0].decides_while_training()

@@ -15,5 +15,8 @@ class SingleTaskConfig(MethodConfig):
 
 @register("single_task", SingleTaskConfig)
 class SingleTask(Method):
+    baseline = True  # the primary alone: no choice to read, the reference a selection is scored against
+    baseline_rank = 0
+
     def select(self) -> Selection:
         return self.selection([])

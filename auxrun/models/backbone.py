@@ -145,6 +145,7 @@ def train_tiny_tokenizer(
     entry's lock and published first-writer-wins; every caller, also the one that built it, loads
     the file on disk (auxrun/cache.py)."""
     from auxrun.cache import entry_lock, publish, temp_path
+    from auxrun.io import damage, set_aside
 
     texts = list(texts)
     h = hashlib.sha256(f"{TINY_TOKENIZER_VERSION}|{cfg.vocab_size}|{cfg.cased}".encode())
@@ -164,7 +165,15 @@ def train_tiny_tokenizer(
                 tmp = temp_path(path)
                 tmp.write_text(tok.to_str(pretty=True), encoding="utf-8")
                 publish(tmp, path)
-    return bert_fast_tokenizer(cfg.max_position, tokenizer_file=str(path))
+    try:
+        return bert_fast_tokenizer(cfg.max_position, tokenizer_file=str(path))
+    except Exception as e:  # a damaged cache entry: set aside (unless another job did) and built again
+        with entry_lock(path, "the tiny tokenizer"):
+            try:
+                return bert_fast_tokenizer(cfg.max_position, tokenizer_file=str(path))
+            except Exception:
+                set_aside(path, damage(e), "built again")
+    return train_tiny_tokenizer(texts, cfg, cache_dir)
 
 
 def bert_fast_tokenizer(max_position: int, **source) -> PreTrainedTokenizerFast:

@@ -3,7 +3,7 @@
 A cell is every run whose resolved config is the same except for the seed (auxrun/reporting/runs.py
 ``varying_keys``); it holds the primary's main metric on a split as mean, sd and n, with the seeds
 present. For each method, ``compare`` runs a paired bootstrap over the dev examples against the
-single_task and no_sel cells with the same settings (the seeds both ran, scored on the same
+baselines' cells with the same settings (``Method.baseline``: single_task and no_sel) (the seeds both ran, scored on the same
 resamples and averaged; auxrun.eval.bootstrap.paired_bootstrap_seeds) and, with 3+ shared seeds, a
 t-interval over the per-seed differences. A gain is "inside the noise" when either interval holds 0.
 """
@@ -19,9 +19,8 @@ from scipy import stats
 
 from auxrun.eval.bootstrap import paired_bootstrap_seeds
 from auxrun.eval.metrics import LOWER_IS_BETTER
+from auxrun.methods.registry import baselines
 from auxrun.reporting.runs import Run, varying_keys
-
-BASELINES = ("single_task", "no_sel")
 
 
 @dataclass
@@ -153,10 +152,11 @@ def compare(cell: Cell, base: Cell, n_resamples: int = 1000, seed: int = 0) -> C
 
 def add_comparisons(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> None:
     index = {(c.method, c.context()): c for c in cells}
+    refs = baselines()
     for cell in cells:
-        if cell.method == "single_task":
-            continue  # the reference itself; no_sel is compared with single_task
-        for name in BASELINES:
+        # a baseline against those ranked before it (no_sel against single_task), a selector against all
+        against = refs[: refs.index(cell.method)] if cell.method in refs else refs
+        for name in against:
             base = index.get((name, cell.context()))
             if base is None or base is cell:
                 continue

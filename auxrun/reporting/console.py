@@ -67,14 +67,9 @@ def print_comparison(results: dict[str, Any]) -> None:
         ("auxiliaries", "left"),
     ):
         t.add_column(col, justify=justify)
-    rows = []
-    labels = {"single_task": "the primary alone (single_task)", "no_sel": "all candidates (no_sel)"}
-    base = results["compare"]
-    if "single_task" in base:
-        rows.append((labels["single_task"], base["single_task"]))
+    rows = [(f"baseline: {name}", r) for name, r in results["compare"].items()]
     rows.append((f"primary + selected ({results['method']})", results))
-    if "no_sel" in base:
-        rows.append((labels["no_sel"], base["no_sel"]))
+    rows.sort(key=lambda row: len(row[1]["training_tasks"]))  # the primary alone first, every candidate last
     for label, r in rows:
         value = r["best"].get(split, {}).get(main)
         aux = [x for x in r["training_tasks"] if x != primary]

@@ -3,7 +3,7 @@ reviewer can check.
 
 - Cells group runs by their whole resolved config except the seed (any other key that differs
   splits a cell): mean ± sd, n and the seeds present.
-- Each method against single_task and no_sel on the same primary and settings: a paired bootstrap
+- Each method against the baselines (single_task, no_sel: ``Method.baseline``) on the same primary and settings: a paired bootstrap
   over the dev examples (difference, 95% interval, p) and, with 3+ seeds, a t-interval over seeds;
   a gain inside either interval's noise is marked so.
 - Sweep points without results.json are listed, with the last error their log shows.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import shutil
 import statistics
 import sys
@@ -30,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from auxrun.reporting.cells import BASELINES, Cell, add_comparisons, make_cells
+from auxrun.methods.registry import baselines, is_baseline
+from auxrun.reporting.cells import Cell, add_comparisons, make_cells
 from auxrun.reporting.runs import Run, collect, missing_points, varying_keys
 
 CONTEXT_FIRST = ["task_set.name", "backbone.name", "primary"]
@@ -68,7 +70,7 @@ def _short(key: str) -> str:
 
 
 def _val(v: Any) -> str:
-    if isinstance(v, tuple):
+    if isinstance(v, tuple | list):
         return "[" + ",".join(map(str, v)) + "]"
     return "" if v is None else str(v)
 
@@ -109,7 +111,8 @@ def main_table(keys: list[str], cells: list[Cell]) -> tuple[list[str], list[list
         ctx = _context(c, ctx_keys)
         table[ctx][col] = c
         metric[ctx] = c.metric or ""
-    ordered = [m for m in BASELINES if m in columns] + [m for m in columns if m not in BASELINES]
+    refs = baselines()
+    ordered = [m for m in refs if m in columns] + [m for m in columns if m not in refs]
     header = [*(_short(k) for k in ctx_keys), "metric", *ordered]
     rows = [
         [*ctx, metric[ctx], *(table[ctx][m].fmt() if m in table[ctx] else "" for m in ordered)]
@@ -212,13 +215,14 @@ def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
 
 def cells_rows(keys: list[str], cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
     header = [*keys, "metric", "mean", "sd", "n", "seeds"]
-    for b in BASELINES:
+    refs = baselines()
+    for b in refs:
         header += [f"{b}_diff", f"{b}_ci_low", f"{b}_ci_high", f"{b}_p", f"{b}_verdict"]
     rows = []
     for c in cells:
         row = [*(_val(c.group.get(k)) for k in keys), c.metric or "", _f(c.mean, 4), _f(c.sd, 4), str(c.n)]
         row.append(" ".join(map(str, c.seeds)))
-        for b in BASELINES:
+        for b in refs:
             comp = c.comparisons.get(b)
             row += (
                 [_f(comp.diff, 4), _f(comp.ci_low, 4), _f(comp.ci_high, 4), _f(comp.p, 4), comp.verdict]
@@ -285,7 +289,7 @@ def selection_matrices(runs: list[Run], out: Path) -> list[Path]:
 
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for r in runs:
-        if r.selection and r.method not in BASELINES and r.selection.get("candidates"):
+        if r.selection and not is_baseline(r.method) and r.selection.get("candidates"):
             key = (r.method, _val(r.config.get("task_set.name")), _val(r.config.get("backbone.name")))
             groups[key].append(r)
     paths = []
@@ -323,9 +327,10 @@ def score_vs_n(cells: list[Cell], out: Path) -> Path | None:
         label = c.method + (
             f" ({cfg['method.discriminator_loss']})" if cfg.get("method.discriminator_loss") else ""
         )
+        label += " w/o MTL" if cfg.get("method.td_multitask") is False else ""  # Figure 9's ablation
         panel["curves"][label].append((int(cfg["method.n_samples"]), c.mean, c.sd or 0.0))
     for c in cells:
-        if c.method in BASELINES and c.primary in panels and c.mean is not None:
+        if is_baseline(c.method) and c.primary in panels and c.mean is not None:
             panels[c.primary]["flat"][c.method] = c.mean
     return score_vs_n_figure(panels, out / "score_vs_n.png")
 
@@ -363,14 +368,9 @@ def unfinished_table(runs: list[Run], root: Path) -> tuple[list[str], list[list[
     for point in missing_points(root):  # grid points with no folder at all
         sweep = Path(point.pop("sweep"))
         where = str(sweep.relative_to(root)) if sweep != root else "."
-        rest = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("method", "primary", "seed"))
+        rest = ", ".join(f"{k}={_val(v)}" for k, v in point.items() if k not in ("method", "primary", "seed"))
         reason = "never started, or lost before Hydra made its folder" + (f" ({rest})" if rest else "")
-        row = [
-            f"{where} (no folder)",
-            point.get("method", ""),
-            point.get("primary", ""),
-            point.get("seed", ""),
-        ]
+        row = [f"{where} (no folder)", *(_val(point.get(k)) for k in ("method", "primary", "seed"))]
         rows.append([*row, reason])
     return ["run", "method", "primary", "seed", "reason"], rows
 
@@ -428,7 +428,7 @@ def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
         "",
         render(*truth_table(truth, planted), "md"),
     ]
-    sheader, srows = selector_table(runs, truth)
+    sheader, srows = selector_table(runs, truth, args.resamples, args.bootstrap_seed)
     if srows:
         md += [
             "## Selectors against the measured transfer",
@@ -443,10 +443,68 @@ def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
     return md
 
 
+def provenance_lines(finished: list[Run], args) -> list[str]:
+    """Who wrote this page and from what: the report's command, commit, machine and date; the sweep
+    commands and machines behind the runs; their summed wall time."""
+    import datetime
+    import platform
+    import shlex
+
+    from auxrun.provenance import git_commit
+
+    argv = getattr(args, "argv", None) or [str(args.root)]
+    prov = [(r.results or {}).get("provenance") or {} for r in finished]
+    sweeps = sorted({_sweep_command(r) for r in finished} - {None})
+    devices = sorted({str(p.get("device")) for p in prov if p.get("device")})
+    commits = sorted({str(p.get("git_commit")) for p in prov if p.get("git_commit")})
+    wall = sum(
+        float(v.get("wall_s") or 0)
+        for r in finished
+        for k, v in ((r.results or {}).get("cost") or {}).items()
+        if isinstance(v, dict) and "/" not in k
+    )
+    lines = [
+        f"Written by `{shlex.join(['auxrun-report', *argv])}` at commit {git_commit() or 'unknown'} on "
+        f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
+    ]
+    if sweeps:
+        lines += ["", "The runs came from:", "", *(f"    {c}" for c in sweeps)]
+    lines += [
+        "",
+        f"Runs' commits: {', '.join(commits) or 'unknown'}; devices: {', '.join(devices) or 'unknown'}; "
+        f"summed wall time of their stages: {wall / 3600:.2f} h.",
+    ]
+    return lines
+
+
+def _sweep_command(run: Run) -> str | None:
+    """The ``auxrun -m ...`` command of the sweep a run belongs to (its multirun.yaml), else its own."""
+    import shlex
+
+    sweep_file = run.path.parent / "multirun.yaml"
+    if sweep_file.is_file():
+        try:
+            import yaml
+
+            task = (
+                (yaml.safe_load(sweep_file.read_text()) or {})
+                .get("hydra", {})
+                .get("overrides", {})
+                .get("task")
+            )
+            if task:
+                return shlex.join(["auxrun", "-m", *task])
+        except (OSError, ValueError, yaml.YAMLError, AttributeError):
+            pass
+    return ((run.results or {}).get("provenance") or {}).get("command")
+
+
 def write_report(data: dict[str, Any], args) -> Path:
     from auxrun.io import write_text_atomic
     from auxrun.reporting.planted import planted_table
     from auxrun.reporting.report_figures import cost_frontier_figure
+    from auxrun.reporting.weight_drift import drift_table
 
     out: Path = args.out
     figs = out / "figures"
@@ -454,6 +512,8 @@ def write_report(data: dict[str, Any], args) -> Path:
     finished = [r for r in runs if r.results is not None]
     md = [
         f"# auxrun report: {args.root}",
+        "",
+        *provenance_lines(finished, args),
         "",
         f"{len(finished)} finished runs, {len(runs) - len(finished)} unfinished, {len(cells)} cells "
         f"(split `{args.split}`, the primary's main metric). Cells group runs whose resolved config "
@@ -479,17 +539,31 @@ def write_report(data: dict[str, Any], args) -> Path:
             render(header, rows, "md"),
         ]
     else:
-        md += ["No method shares a primary, settings and seeds with single_task or no_sel.", ""]
+        md += [
+            f"No method shares a primary, settings and seeds with a baseline ({', '.join(baselines())}).",
+            "",
+        ]
     planted_header, planted_rows = planted_table(runs)
     if planted_rows:
         md += [
             "## Planted score",
             "",
             "How often each method selected the planted related auxiliary, selected the noise auxiliary, and "
-            "scored related above noise, over primaries and seeds (chance: a random subset of the same size; "
-            "0.5 for the ranking).",
+            "scored related above noise (a tie counts half), over primaries and seeds (chance: a random subset "
+            "of the same size; 0.5 for the ranking, with the one-sided binomial p of doing this well by chance).",
             "",
             render(planted_header, planted_rows, "md"),
+        ]
+    drift_header, drift_rows = drift_table(runs)
+    if drift_rows:
+        md += [
+            "## Weight drift",
+            "",
+            "Per epoch, how far alpha-VIL's or DIW's weights moved the related auxiliary above the noise one "
+            "(mean m ± its standard error, sd s), and the epochs (1.2816 s / m)^2 after which the final weights "
+            "would rank related above noise in 90% of runs (auxrun/reporting/weight_drift.py).",
+            "",
+            render(drift_header, drift_rows, "md"),
         ]
     md += truth_sections(runs, cells, args)
     cheader, crows, panels = cost_table(keys, cells)
@@ -554,6 +628,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resamples", type=int, default=1000, help="paired-bootstrap resamples")
     ap.add_argument("--bootstrap-seed", type=int, default=0)
     args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not args.root.is_dir():
         ap.error(f"{args.root}: no such folder")
     data = build(args)

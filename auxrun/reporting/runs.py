@@ -8,12 +8,15 @@ import itertools
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
+from hydra.errors import HydraException
+
+from auxrun.methods.registry import decides_while_training
 
 # Keys that say where or how a run was launched, not what it computed (compare: baselines trained
 # after the run, which leave its own scores alone): they never split a cell.
@@ -56,31 +59,17 @@ class Run:
         return None if value is None else float(value)
 
     def task_scores(self) -> dict[str, float]:
-        """The method's score per candidate, higher = more useful, read without knowing the method:
-        ``selection.json`` ``scores`` (GradTS's taus, AUTOSEM's utilities, the heuristics' ranks);
-        else ``results.json`` ``task_weights`` (alpha-VIL's and DIW's final weights); else, where
-        the selection kept different shares of the candidates' instances, each one's kept share;
-        else the mean of the method's per-instance scores of each candidate (FastMTL's
-        discriminator score of being like the primary). Empty when the run says nothing of the kind."""
+        """The method's score per candidate, higher = more useful: ``selection.json`` ``scores``, which
+        every selector writes (GradTS's taus, AUTOSEM's utilities, FastMTL's mean discriminator
+        score, ...); for a method that decides while training (avil, diw), its final task weights
+        (results.json ``task_weights``). Empty for a baseline, or a run that has not got that far."""
         sel = self.selection or {}
         candidates = list(sel.get("candidates") or [])
-        for source in (sel.get("scores"), (self.results or {}).get("task_weights")):
-            if source:
-                return {t: float(v) for t, v in source.items() if t in candidates and v is not None}
-        inst = sel.get("instances") or {}
-        shares = {t: inst[t]["kept"] / inst[t]["total"] for t in candidates if inst.get(t, {}).get("total")}
-        if len(set(shares.values())) > 1:
-            return shares
-        # the same share of every task (FastMTL's top N per task): the mean of the method's
-        # per-instance scores of each task (selection_instances/<task>.scores.npy)
-        files = sel.get("instance_files") or {}
-        means = {}
-        for t in candidates:
-            path = self.path / files.get(t, {}).get("scores", "-")
-            values = np.load(path) if path.is_file() else np.empty(0)
-            if values.size:  # a task the method did not score has an empty array
-                means[t] = float(values.astype(np.float64).mean())
-        return means if len(set(means.values())) > 1 else {}
+        if decides_while_training(self.method):
+            source = (self.results or {}).get("task_weights") or {}
+        else:
+            source = sel.get("scores") or _scores_before_sampling_wrote_them(sel)
+        return {t: float(v) for t, v in source.items() if t in candidates and v is not None}
 
     def cost(self, what: str = "examples_backward") -> float:
         """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
@@ -95,7 +84,19 @@ class Run:
         path = self.path / "predictions" / f"{self.primary}_{split}.json"
         if not path.is_file():
             return None
-        return json.loads(path.read_text())
+        saved = _read_json(path)
+        if saved is None:  # cut short: the report goes on without it, and says so in one line
+            print(f"auxrun-report: {path} is damaged (not JSON); read as absent", file=sys.stderr)
+        return saved
+
+
+def _scores_before_sampling_wrote_them(sel: dict[str, Any]) -> dict[str, float]:
+    """Run folders written before fastmtl and random_sampling wrote ``scores``: fastmtl's
+    ``mean_score``, else (random_sampling) each candidate's kept share of its examples."""
+    if sel.get("mean_score"):
+        return sel["mean_score"]
+    inst = sel.get("instances") or {}
+    return {t: v["kept"] / v["total"] for t, v in inst.items() if v.get("total") and t != sel.get("primary")}
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -125,7 +126,8 @@ def _config_from_results(res: dict[str, Any]) -> dict[str, Any]:
 def failure_reason(folder: Path) -> str | None:
     """The last error line of the run's logs (Hydra's job log, submitit's stderr), if any."""
     logs = (
-        sorted(folder.glob("*.log"))
+        sorted(folder.glob("error.txt"))  # auxrun's own line: a failed point, or one Slurm killed
+        + sorted(folder.glob("*.log"))
         + sorted(folder.glob(".submitit/**/*.err"))
         + sorted(folder.glob("*.err"))
     )
@@ -222,56 +224,66 @@ def varying_keys(runs: list[Run]) -> list[str]:
     return out
 
 
-def _split_values(value: str) -> list[str]:
-    """Hydra's sweep syntax ``a,b,c`` (commas inside brackets or quotes belong to one value)."""
-    out, depth, cur, quote = [], 0, "", None
-    for ch in str(value):
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[({":
-            depth += 1
-        elif ch in "])}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-            continue
-        cur += ch
-    return [*out, cur.strip()]
+def _override(key: str, value: str):
+    """Hydra's own reading of ``key=value`` (auxrun's grid and folders are read as Hydra made them)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides([f"{key}={value}"])[0]
 
 
-def missing_points(root: Path) -> list[dict[str, str]]:
+def sweep_values(key: str, value: Any) -> list[Any]:
+    """The values Hydra sweeps for ``key=value``: ``a,b,c``, ``range(1,4)``, ``[a,b],[c]`` (a list
+    each), or the one value of a plain override; parsed (``3e-4`` and ``0.0003`` are one float)."""
+    o = _override(key, str(value))
+    return list(o.sweep_iterator()) if o.is_sweep_override() else [o.value()]
+
+
+def _same(v: Any) -> Any:
+    """A hashable stand-in for a parsed value: equal values (1e-3, 0.001) give equal stand-ins."""
+    if isinstance(v, list | tuple):
+        return tuple(_same(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _same(x)) for k, x in v.items()))
+    return v
+
+
+def missing_points(root: Path) -> list[dict[str, Any]]:
     """Sweep points that have no folder at all (never launched, or lost before Hydra made one): the grid
     of each ``multirun.yaml`` below ``root`` (its sweeper params, the command line winning) against
-    the overrides each job folder records in ``.hydra/overrides.yaml``."""
+    the overrides each job folder records in ``.hydra/overrides.yaml``, matched by value, not by how
+    the value was spelt (Hydra writes ``train.lr=3e-4`` as ``train.lr=0.0003`` in the job's folder)."""
     missing = []
     for mr in sorted(root.rglob("multirun.yaml")):
         try:
             hc = (yaml.safe_load(mr.read_text()) or {}).get("hydra", {})
         except yaml.YAMLError:
             continue
-        params = {k: _split_values(v) for k, v in ((hc.get("sweeper") or {}).get("params") or {}).items()}
+        params = dict(((hc.get("sweeper") or {}).get("params") or {}).items())
         for o in (hc.get("overrides") or {}).get("task", []):
             key, _, value = o.partition("=")
-            if key.startswith(("+", "~")) or key.startswith("hydra"):
+            if not key.startswith(("+", "~", "hydra")):
+                params[key] = value
+        grid = {}
+        for k, v in params.items():
+            try:
+                grid[k] = sweep_values(k, v)
+            except (
+                HydraException
+            ):  # unresolved, e.g. transfer_truth's ${auxrun.transfer_grid:...}: not checked
                 continue
-            params[key] = _split_values(value)
-        swept = {k: v for k, v in params.items() if len(v) > 1}
+        swept = {k: v for k, v in grid.items() if len(v) > 1}
         if not swept:
             continue
         done = set()
         for ov in mr.parent.glob("*/.hydra/overrides.yaml"):
-            got = dict(o.partition("=")[::2] for o in (yaml.safe_load(ov.read_text()) or []))
-            done.add(tuple(_norm(got.get(k)) for k in swept))
+            got = {}
+            for o in yaml.safe_load(ov.read_text()) or []:
+                key, _, value = o.partition("=")
+                if key in swept:
+                    got[key] = _same(_override(key, value).value())
+            done.add(tuple(got.get(k) for k in swept))
         for values in itertools.product(*swept.values()):
-            if tuple(_norm(v) for v in values) not in done:
-                fixed = {k: v[0] for k, v in params.items() if k == "primary" and len(v) == 1}
+            if tuple(_same(v) for v in values) not in done:
+                fixed = {k: v[0] for k, v in grid.items() if k == "primary" and len(v) == 1}
                 missing.append({"sweep": str(mr.parent), **fixed, **dict(zip(swept, values))})
     return missing
-
-
-def _norm(v: Any) -> str:
-    s = str(v).strip()
-    return {"True": "true", "False": "false"}.get(s, s)

@@ -21,8 +21,10 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
+from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
 from auxrun.reporting.cells import Cell, compare
 from auxrun.reporting.runs import Run
 
@@ -40,6 +42,7 @@ def truth_gains(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> di
     the cells whose pool is the primary alone or the primary plus one auxiliary."""
     alone: dict[tuple, Cell] = {}
     pairs: dict[tuple, dict[str, Cell]] = defaultdict(dict)
+    everything: dict[tuple, Cell] = {}  # the primary with every other task of the largest such pool
     for c in cells:
         r = c.runs[0]
         pool = _pool(r)
@@ -49,6 +52,10 @@ def truth_gains(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> di
             alone[_key(r)] = c
         elif len(pool) == 2 and r.method == "no_sel":
             pairs[_key(r)][pool[1]] = c
+        elif r.method == "no_sel":
+            held = everything.get(_key(r))
+            if held is None or len(_pool(held.runs[0])) < len(pool):
+                everything[_key(r)] = c
     truth: dict[tuple, dict[str, Any]] = {}
     for key, by_aux in pairs.items():
         if key not in alone:
@@ -61,9 +68,16 @@ def truth_gains(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> di
                 continue
             label = "neutral" if comp.inside_noise else ("helpful" if comp.diff > 0 else "harmful")
             table[aux] = {"comparison": comp, "label": label}
-        cost = [r.cost() for c in [base, *by_aux.values()] for r in c.runs if r.results is not None]
+        together = everything.get(key)
+        cells_used = [base, *by_aux.values(), *([together] if together else [])]
+        cost = [r.cost() for c in cells_used for r in c.runs if r.results is not None]
         seeds = max(1, len({r.seed for r in base.runs}))
-        truth[key] = {"aux": table, "cost": sum(cost) / seeds, "alone": base}
+        truth[key] = {"aux": table, "cost": sum(cost) / seeds, "alone": base, "pairs": dict(by_aux)}
+        if together is not None:
+            comp = compare(together, base, n_resamples, seed)
+            if comp is not None:
+                label = "neutral" if comp.inside_noise else ("helpful" if comp.diff > 0 else "harmful")
+                truth[key]["all"] = {"comparison": comp, "label": label, "tasks": _pool(together.runs[0])}
     return truth
 
 
@@ -86,7 +100,10 @@ def truth_table(
     rows = []
     for (task_set, backbone, primary), t in sorted(truth.items(), key=lambda kv: tuple(map(str, kv[0]))):
         roles = {a: role for role, tasks in (planted.get(primary) or {}).items() for a in tasks}
-        for aux, g in t["aux"].items():
+        rows_of = list(t["aux"].items())
+        if "all" in t:  # the primary with every other task at once
+            rows_of.append((f"all {len(t['all']['tasks']) - 1}", t["all"]))
+        for aux, g in rows_of:
             c = g["comparison"]
             rows.append(
                 [
@@ -132,50 +149,208 @@ def score_selection(run: Run, truth: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def selector_table(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """A row per method: its scores against the measured truth, averaged over primaries and seeds."""
-    by_method: dict[str, list[tuple[dict[str, Any], float]]] = defaultdict(list)
+def selector_records(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> dict[str, list[tuple]]:
+    """{method: [(record, measurement cost, run)]} for every selection run on a primary with a truth."""
+    by_method: dict[str, list[tuple[dict[str, Any], float, Run]]] = defaultdict(list)
     for r in runs:
         if r.method in ("no_sel", "single_task") or _key(r) not in truth:
             continue
-        pool = _pool(r)
-        if len(pool) <= 2:  # a truth run itself
+        if len(_pool(r)) <= 2:  # a truth run itself
             continue
         rec = score_selection(r, truth[_key(r)])
         if rec is not None:
-            by_method[r.method].append((rec, truth[_key(r)]["cost"]))
+            by_method[r.method].append((rec, truth[_key(r)]["cost"], r))
+    return by_method
 
-    def mean(name: str, recs) -> str:
-        vals = [rec[name] for rec, _ in recs if rec[name] is not None]
-        return f"{statistics.mean(vals):.2f} ({len(vals)})" if vals else "–"
 
+def selector_table(
+    runs: list[Run], truth: dict[tuple, dict[str, Any]], n_resamples: int = 1000, seed: int = 0
+) -> tuple[list[str], list[list[str]]]:
+    """A row per method: its scores against the measured truth, averaged over primaries and seeds, the
+    Spearman's bootstrap interval (``spearman_interval``) and the agreement of its rankings across seeds
+    (``ranking_stability``)."""
     header = [
         "method",
         "runs",
         "Spearman",
+        "Spearman 95% CI",
         "Kendall",
+        "rank stability (Kendall between seeds)",
         "precision",
         "recall",
         "selects nothing when nothing helps",
         "cost (backprop examples)",
         "cost / measurement",
     ]
-    rows = []
-    for method, recs in sorted(by_method.items()):
-        empties = [rec["empty_correct"] for rec, _ in recs if rec["empty_correct"] is not None]
-        cost = statistics.mean(rec["cost"] for rec, _ in recs)
-        measured = statistics.mean(c for _, c in recs)
-        rows.append(
-            [
-                method,
-                str(len(recs)),
-                mean("spearman", recs),
-                mean("kendall", recs),
-                mean("precision", recs),
-                mean("recall", recs),
-                f"{sum(empties)}/{len(empties)}" if empties else "– (something helps)",
-                f"{cost:.0f}",
-                f"{cost / measured:.2f}" if measured else "",
-            ]
-        )
+    rows = [
+        selector_row(method, recs, truth, n_resamples, seed)
+        for method, recs in sorted(selector_records(runs, truth).items())
+    ]
     return header, rows
+
+
+def selector_row(method: str, recs: list[tuple], truth, n_resamples: int, seed: int) -> list[str]:
+    def mean(name: str) -> str:
+        vals = [rec[name] for rec, _, _ in recs if rec[name] is not None]
+        return f"{statistics.mean(vals):.2f} ({len(vals)})" if vals else "–"
+
+    by_primary: dict[tuple, list[Run]] = defaultdict(list)
+    for _, _, r in recs:
+        by_primary[_key(r)].append(r)
+    ci = spearman_interval(by_primary, truth, n_resamples, seed)
+    stab = ranking_stability(by_primary, n_resamples, seed)
+    if stab is None:
+        stability = "– (one seed)"
+    else:
+        tau, interval, n_pairs = stab
+        stability = f"{tau:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+        stability += f" ({n_pairs} pairs)"
+    empties = [rec["empty_correct"] for rec, _, _ in recs if rec["empty_correct"] is not None]
+    cost = statistics.mean(rec["cost"] for rec, _, _ in recs)
+    measured = statistics.mean(c for _, c, _ in recs)
+    return [
+        method,
+        str(len(recs)),
+        mean("spearman"),
+        f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–",
+        mean("kendall"),
+        stability,
+        mean("precision"),
+        mean("recall"),
+        f"{sum(empties)}/{len(empties)}" if empties else "– (something helps)",
+        f"{cost:.0f}",
+        f"{cost / measured:.2f}" if measured else "",
+    ]
+
+
+# --- uncertainty and stability -------------------------------------------------------------------------
+
+
+def _arrays(run: Run, split: str = "dev") -> tuple[np.ndarray, np.ndarray] | None:
+    pred = run.predictions(split)
+    if pred is None:
+        return None
+    return np.asarray(pred["gold"], dtype=object), np.asarray(pred["predictions"], dtype=object)
+
+
+def gain_replicates(entry: dict[str, Any], n_resamples: int, seed: int) -> dict[str, np.ndarray] | None:
+    """Bootstrap replicates of every auxiliary's gain for one primary, resampling the training seeds
+    (with replacement, the same draw for the primary-alone run and each pair, as the gain pairs them by
+    seed) and the dev examples (one draw for all runs, as they score the same examples). None where
+    the runs saved no dev predictions or scored different examples."""
+    base = {r.seed: r for r in entry["alone"].runs if r.results is not None}
+    pairs = {a: {r.seed: r for r in c.runs if r.results is not None} for a, c in entry["pairs"].items()}
+    metric = entry["alone"].metric
+    if metric is None or not base:
+        return None
+    fn, sign = METRICS[metric], (-1.0 if metric in LOWER_IS_BETTER else 1.0)
+    loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for r in [*base.values(), *(r for by in pairs.values() for r in by.values())]:
+        arr = _arrays(r)
+        if arr is None:
+            return None
+        loaded[id(r)] = arr
+    golds = [g for g, _ in loaded.values()]
+    if any(len(g) != len(golds[0]) for g in golds):
+        return None
+    gold = golds[0]
+    rng = np.random.default_rng(seed)
+    out = {a: np.empty(n_resamples) for a in pairs}
+    for b in range(n_resamples):
+        idx = rng.integers(0, len(gold), len(gold))
+        g = list(gold[idx])
+        memo: dict[int, float] = {}
+
+        def score(run: Run, idx=idx, g=g, memo=memo) -> float:
+            if id(run) not in memo:
+                memo[id(run)] = fn(g, list(loaded[id(run)][1][idx]))
+            return memo[id(run)]
+
+        for a, by in pairs.items():
+            shared = sorted(set(by) & set(base), key=repr)
+            drawn = [shared[i] for i in rng.integers(0, len(shared), len(shared))]
+            out[a][b] = float(np.mean([sign * (score(by[s]) - score(base[s])) for s in drawn]))
+    return out
+
+
+def _spearman(scores: dict[str, float], gains: dict[str, float]) -> float | None:
+    shared = [a for a in gains if isinstance(scores.get(a), int | float)]
+    if len(shared) < 3:
+        return None
+    xs, ys = [scores[a] for a in shared], [gains[a] for a in shared]
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    return float(stats.spearmanr(xs, ys).statistic)
+
+
+def spearman_interval(
+    runs_by_primary: dict[tuple, list[Run]],
+    truth: dict[tuple, dict[str, Any]],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile interval of a method's mean Spearman against the measured gains: each replicate
+    redraws the truth (seeds and dev examples, ``gain_replicates``) and the method's own runs (its
+    seeds, with replacement) on every primary, and averages the Spearman over primaries."""
+    reps: dict[tuple, dict[str, np.ndarray]] = {}
+    for key in runs_by_primary:
+        r = gain_replicates(truth[key], n_resamples, seed)
+        if r is None:
+            return None
+        reps[key] = r
+    rng = np.random.default_rng(seed + 1)
+    values = []
+    for b in range(n_resamples):
+        per_primary = []
+        for key, runs in runs_by_primary.items():
+            gains = {a: float(v[b]) for a, v in reps[key].items()}
+            drawn = [runs[i] for i in rng.integers(0, len(runs), len(runs))]
+            rhos = [x for x in (_spearman(r.task_scores(), gains) for r in drawn) if x is not None]
+            if rhos:
+                per_primary.append(float(np.mean(rhos)))
+        if per_primary:
+            values.append(float(np.mean(per_primary)))
+    if len(values) < n_resamples // 2:
+        return None
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+def ranking_stability(
+    runs_by_primary: dict[tuple, list[Run]], n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, tuple[float, float] | None, int] | None:
+    """How much a method's ranking of the auxiliaries depends on its seed: Kendall's tau between the
+    task scores of every two runs on the same primary (different seeds, shared candidates), averaged.
+    The interval resamples primaries, then each primary's seed pairs (a two-level bootstrap). Returns
+    (mean tau, interval, number of pairs); None with no primary run with two seeds."""
+    taus_by_primary = []
+    for runs in runs_by_primary.values():
+        taus = []
+        for i, a in enumerate(runs):
+            for b in runs[i + 1 :]:
+                if a.seed == b.seed:
+                    continue
+                sa, sb = a.task_scores(), b.task_scores()
+                shared = sorted(set(sa) & set(sb))
+                xs, ys = [sa[t] for t in shared], [sb[t] for t in shared]
+                if len(shared) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+                    continue
+                taus.append(float(stats.kendalltau(xs, ys).statistic))
+        if taus:
+            taus_by_primary.append(taus)
+    if not taus_by_primary:
+        return None
+    mean = float(np.mean([t for taus in taus_by_primary for t in taus]))
+    n_pairs = sum(len(t) for t in taus_by_primary)
+    if n_pairs < 2:
+        return mean, None, n_pairs
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_resamples):
+        drawn = [taus_by_primary[i] for i in rng.integers(0, len(taus_by_primary), len(taus_by_primary))]
+        values.append(float(np.mean([t for taus in drawn for t in rng.choice(taus, len(taus))])))
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return mean, (float(lo), float(hi)), n_pairs

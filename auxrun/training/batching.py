@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from auxrun.data.features import EncodedSplit, collate
+from auxrun.training.hardware import dataloader_worker_init, signals_held
 
 GROUP_BATCHES = 50  # batches per length-sorted group (transformers' mega_batch_mult default)
 
@@ -180,11 +181,13 @@ class BatchFeeder:
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             prefetch_factor=2,
+            worker_init_fn=dataloader_worker_init,  # signals are the training process's to handle
             # the loader draws its workers' base seed from this generator, not torch's global one,
             # which seeds dropout: with workers or without, training sees the same random numbers
             generator=torch.Generator().manual_seed(0),
         )
-        return iter(loader)
+        with signals_held():  # the workers start with Slurm's signals held (auxrun/training/hardware.py)
+            return iter(loader)
 
     def next(self) -> Fed:
         if self.num_workers == 0:

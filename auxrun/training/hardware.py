@@ -17,7 +17,8 @@ about thirty lines.
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
+import signal
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -131,3 +132,35 @@ def maybe_compile(model: torch.nn.Module, hw: HardwareConfig) -> None:
     encoder = getattr(model, "encoder", model)
     encoder.compile(backend=hw.compile_backend, dynamic=True)
     log.info("torch.compile: encoder compiled (backend %s)", hw.compile_backend)
+
+
+# Signals a DataLoader worker leaves to its training process. Slurm signals every process of a job:
+# SIGTERM on a requeue, a preemption or scancel, which torch's worker handler turns into the worker's
+# death ("DataLoader worker ... is killed by signal: Terminated") while submitit has the training
+# process carry on; USR2 before a time limit, whose handler (submitit's checkpoint-and-requeue) a
+# forked worker inherits and would run.
+WORKER_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2) if hasattr(signal, "SIGUSR2") else ()
+
+
+@contextmanager
+def signals_held():
+    """Hold WORKER_SIGNALS while DataLoader workers are forked: a worker inherits the held mask, so a
+    signal that arrives before ``dataloader_worker_init`` waits, and is then ignored; one meant for
+    the training process reaches it when the block ends."""
+    if not WORKER_SIGNALS:
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def dataloader_worker_init(_worker_id: int) -> None:
+    """In each DataLoader worker: WORKER_SIGNALS ignored, then let through (see ``signals_held``).
+    The workers end with their parent as usual."""
+    for sig in WORKER_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    if WORKER_SIGNALS:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)

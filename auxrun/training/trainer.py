@@ -26,7 +26,7 @@ from auxrun.config import RunConfig
 from auxrun.data.features import EncodedSplit, collate
 from auxrun.data.pool import TaskPool
 from auxrun.eval.metrics import better, compute_metrics
-from auxrun.io import torch_save_atomic, write_text_atomic
+from auxrun.io import read_or_set_aside, torch_save_atomic, write_text_atomic
 from auxrun.models.mtl import MultiTaskModel
 from auxrun.objectives import get_objective
 from auxrun.selection import Selection
@@ -549,9 +549,15 @@ class MTLTrainer:
 
     def load_checkpoint(self) -> bool:
         path = self._ckpt_path()
-        if path is None or not path.is_file():
+        if path is None:
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = read_or_set_aside(  # a checkpoint cut short: this stage starts again from its first epoch
+            path,
+            lambda p: torch.load(p, map_location=self.device, weights_only=False),
+            f"the {self.stage} stage starts again from epoch 1",
+        )
+        if state is None:
+            return False
         self.load_checkpoint_state(state)
         self.ledger.load_state_dict(state["ledger"])
         self.precision.load_state_dict(state.get("precision"))

@@ -6,7 +6,7 @@ primary's best dev score of fastmtl, random_sampling, single_task and no_sel (ev
 same fine-tuning stage, ``train.finetune_primary_epochs``). One JSON line per run goes to --out as
 it finishes; the tables (Markdown) are printed at the end, or alone with --table.
 
-    nice -n 10 python scripts/fastmtl_planted.py --seeds 1 2 3 --out planted.jsonl
+    nice -n 10 python research/fastmtl_planted.py --seeds 1 2 3 --out planted.jsonl
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 utilities (stage 1), its selection, the GP's ratio (stage 2), and the primary's dev score after MTL
 with autosem_p1's and autosem's picks. Prints a Markdown table.
 
-    python scripts/autosem_planted.py --seeds 1 2
+    python research/autosem_planted.py --seeds 1 2
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--primaries", nargs="*", default=None)
     ap.add_argument("--extra", nargs="*", default=[])
     args = ap.parse_args()
-    ts = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / "toy.yaml")
+    ts = OmegaConf.load(REPO / "conf" / "task_set" / "toy.yaml")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for primary in args.primaries or list(ts.planted):

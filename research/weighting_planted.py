@@ -7,8 +7,8 @@ related, the mean per-epoch alpha gradient of each (avil's diagnostic: positive 
 raises the primary's tuning loss), and the primary's best dev score per method. The toy settings
 (conf/setting/toy_avil.yaml, toy_diw.yaml) apply.
 
-    nice -n 10 python scripts/weighting_planted.py --seeds 1 2 3 --epochs 4 --scale 0.5 [--primaries toy_ner]
-    python scripts/weighting_planted.py --task-set toy_planted --extra backbone=tiny_planted --scale 1
+    nice -n 10 python research/weighting_planted.py --seeds 1 2 3 --epochs 4 --scale 0.5 [--primaries toy_ner]
+    python research/weighting_planted.py --task-set toy_planted --extra backbone=tiny_planted --scale 1
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--task-set", default="toy", help="a pool with planted roles: toy or toy_planted")
     args = ap.parse_args()
     planted = OmegaConf.to_container(
-        OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / f"{args.task_set}.yaml").planted
+        OmegaConf.load(REPO / "conf" / "task_set" / f"{args.task_set}.yaml").planted
     )
     primaries = args.primaries or list(planted)
     records = []

@@ -12,7 +12,7 @@ restore the snapshot, train one round of that arm, and score the reward against 
 select_dev score. If the related and the noise arm earn rewards at the same rate, no number of
 rounds lets the bandit rank them apart.
 
-    python scripts/autosem_reward_probe.py --seeds 1 2 --warm 20 60 --reps 20
+    python research/autosem_reward_probe.py --seeds 1 2 --warm 20 60 --reps 20
 """
 
 from __future__ import annotations

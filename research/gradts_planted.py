@@ -8,8 +8,8 @@ the primary's dev score after training on each distinct selection (the primary a
 every candidate = no_sel, thres, trial under each rule; a task list trained once and reused).
 Head matrices are shared through one artifact cache. Prints Markdown tables.
 
-    python scripts/gradts_planted.py --seeds 1 2 3 --epochs 5 --heuristics
-    python scripts/gradts_planted.py --seeds 1 --select-only --extra data.toy_scale=0.5
+    python research/gradts_planted.py --seeds 1 2 3 --epochs 5 --heuristics
+    python research/gradts_planted.py --seeds 1 --select-only --extra data.toy_scale=0.5
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--gradts-extra", nargs="*", default=[], help="overrides for the gradts methods")
     ap.add_argument("--trial-extra", nargs="*", default=[], help="overrides for the trial methods")
     args = ap.parse_args()
-    ts = OmegaConf.load(REPO / "auxrun" / "conf" / "task_set" / "toy.yaml")
+    ts = OmegaConf.load(REPO / "conf" / "task_set" / "toy.yaml")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "cache"

@@ -4,7 +4,7 @@ does, then on every unused training example of every task measures: the discrimi
 primary-class score per task, and the AUC of that score between the related and the noise task
 (0.5: the ranking cannot prefer one to the other). Markdown on stdout.
 
-    nice -n 10 python scripts/fastmtl_discriminability.py primary=toy_sentiment seed=1
+    nice -n 10 python research/fastmtl_discriminability.py primary=toy_sentiment seed=1
 """
 
 from __future__ import annotations
