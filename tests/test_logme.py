@@ -102,6 +102,7 @@ def test_logme_end_to_end_shares_gradts_fine_tuning(tmp_path):
         "primary=toy_sentiment",
         *FAST,
         "stage=select",
+        f"cache_dir={tmp_path / 'cache'}",  # its own empty cache: other tests fine-tune the same tasks
     ]
     res = run_auxrun(["method=logme", "method.warmup_epochs=1", *pool], tmp_path / "logme")
     sel = json.loads((tmp_path / "logme" / "selection.json").read_text())
