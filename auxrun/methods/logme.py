@@ -46,7 +46,6 @@ import torch
 
 from auxrun.config import MethodConfig
 from auxrun.data.features import IGNORE, EncodedSplit, collate
-from auxrun.errors import ConfigError
 from auxrun.methods.base import Method
 from auxrun.methods.gradts import GradTSBase, GradTSConfig
 from auxrun.methods.registry import register
@@ -182,12 +181,12 @@ class LogME(Method):
 
     @classmethod
     def validate_config(cls, cfg, specs) -> None:
+        from auxrun.validate import _range
+
         m = cfg.method
         for key, lo in (("warmup_epochs", 1), ("top_k", 0), ("max_iter", 1), ("batch_size", 1)):
-            if getattr(m, key) < lo:
-                raise ConfigError(f"method.{key}={getattr(m, key)} is out of range; allowed: [{lo}, inf]")
-        if not 0 < m.tol < 1:
-            raise ConfigError(f"method.tol={m.tol} is out of range; allowed: (0, 1)")
+            _range(f"method.{key}", getattr(m, key), lo)
+        _range("method.tol", m.tol, 0, 1, lo_open=True, hi_open=True)
 
     def finetuner(self) -> GradTSBase:
         """GradTS's per-task probe with this method's fine-tuning settings (same cache entries)."""

@@ -191,11 +191,11 @@ class Surrogate(Method):
 
     @classmethod
     def validate_config(cls, cfg, specs) -> None:
+        from auxrun.validate import _range
+
         m = cfg.method
-        if m.subset_size < 1:
-            raise ConfigError(f"method.subset_size={m.subset_size} is out of range; allowed: [1, inf]")
-        if m.n_subsets < 1:
-            raise ConfigError(f"method.n_subsets={m.n_subsets} is out of range; allowed: [1, inf]")
+        _range("method.subset_size", m.subset_size, 1)
+        _range("method.n_subsets", m.n_subsets, 1)
         if m.target not in TARGETS:
             raise ConfigError(f"method.target='{m.target}' is not one of {list(TARGETS)}")
         if m.epochs is not None and m.epochs < 1:

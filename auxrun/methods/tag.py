@@ -262,9 +262,10 @@ class Tag(Method):
 
     @classmethod
     def validate_config(cls, cfg, specs) -> None:
+        from auxrun.validate import _range
+
         m = cfg.method
-        if m.every < 1:
-            raise ConfigError(f"method.every={m.every} is out of range; allowed: [1, inf]")
+        _range("method.every", m.every, 1)
         if m.epochs is not None and m.epochs < 1:
             raise ConfigError(f"method.epochs={m.epochs} is out of range; allowed: [1, inf] or null")
         if m.top_k is not None and m.top_k < 0:

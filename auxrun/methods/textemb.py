@@ -98,15 +98,15 @@ class TextEmb(Method):
 
     @classmethod
     def validate_config(cls, cfg, specs) -> None:
+        from auxrun.validate import _range
+
         m = cfg.method
-        if m.top_k < 0:
-            raise ConfigError(f"method.top_k={m.top_k} is out of range; allowed: [0, inf]")
+        _range("method.top_k", m.top_k, 0)
         if m.max_examples is not None and m.max_examples < 2:
             raise ConfigError(
                 f"method.max_examples={m.max_examples} is out of range; allowed: [2, inf] or null"
             )
-        if m.batch_size < 1:
-            raise ConfigError(f"method.batch_size={m.batch_size} is out of range; allowed: [1, inf]")
+        _range("method.batch_size", m.batch_size, 1)
 
     def select(self) -> Selection:
         ctx, pool = self.ctx, self.ctx.pool
