@@ -34,6 +34,11 @@ def transfer_grid(tasks, primaries, transfer_tasks=None) -> str:
     return ",".join("[" + ",".join(pool) + "]" for pool in pools)
 
 
+def primaries_sweep(primaries, tasks) -> str:
+    """A sweep value over the task set's primaries (every task where it names none): ``a,b,c``."""
+    return ",".join(str(p) for p in (primaries or tasks))
+
+
 def pool_label(tasks) -> str:
     """A run folder's name for a transfer pool: ``rte`` (alone), ``rte+mrpc``, ``rte+all``."""
     tasks = [str(t) for t in tasks]
@@ -47,6 +52,7 @@ RESOLVERS = {
     "auxrun.help_groups": _help_groups,  # `auxrun --help`: the groups a user picks
     "auxrun.transfer_grid": transfer_grid,  # experiment=transfer_truth's grid, from the task set
     "auxrun.pool_label": pool_label,
+    "auxrun.primaries": primaries_sweep,  # experiment=transfer_selectors's primaries
 }
 
 

@@ -51,9 +51,10 @@ def _run(dcfg: DictConfig, hc, run_dir: Path) -> float | None:
     _check_choices(hc)
     cfg = job_config(dcfg, run_dir, list(hc.overrides.task))
     if cfg.resume:
-        done = _finished(run_dir)
+        done = _finished(run_dir, cfg.stage)
         if done is not None:  # resuming a finished run: its results stand (a re-run sweep skips it)
-            print(f"auxrun: {run_dir} finished already (results.json); skipped", file=sys.stderr)
+            what = "selection.json" if cfg.stage == "select" else "results.json"
+            print(f"auxrun: {run_dir} finished already ({what}); skipped", file=sys.stderr)
             return _metric(done)
     specs = validate_run(cfg)
     check_writable(run_dir, "run folder")
@@ -64,17 +65,18 @@ def _run(dcfg: DictConfig, hc, run_dir: Path) -> float | None:
     return _metric(run(cfg, run_dir, specs))
 
 
-def _finished(run_dir: Path) -> dict | None:
-    """The run folder's results.json when it holds a finished run's results; None otherwise (a
-    damaged file means the run did not finish: it is resumed and rewritten)."""
+def _finished(run_dir: Path, stage: str = "all") -> dict | None:
+    """The run folder's results.json when it holds a finished run's results (with stage=select: its
+    selection.json, once written whole); None otherwise (a damaged file means the run did not finish:
+    it is resumed and rewritten)."""
     import json
 
-    path = run_dir / "results.json"
+    name, key = ("selection.json", "selected_tasks") if stage == "select" else ("results.json", "best")
     try:
-        results = json.loads(path.read_text())
+        results = json.loads((run_dir / name).read_text())
     except (OSError, ValueError):
         return None
-    return results if isinstance(results, dict) and "best" in results else None
+    return results if isinstance(results, dict) and key in results else None
 
 
 def _metric(results) -> float | None:
