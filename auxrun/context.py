@@ -1,4 +1,6 @@
-"""RunContext: what a method may use: the pool, fresh models, trainers, the ledger, the caches."""
+"""RunContext: what a method may use: the pool, fresh models, trainers, the ledger, the caches.
+
+A trainer is used only through its ``TrainerHooks`` (auxrun/training/controller.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from auxrun.models.backbone import build_encoder
 from auxrun.models.fast_dropout import apply_fast_dropout
 from auxrun.models.mtl import MultiTaskModel
 from auxrun.selection import Selection
+from auxrun.training.batching import pad_token_id
 from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
 from auxrun.training.hardware import fast_dropout_on
@@ -35,6 +38,11 @@ class RunContext:
     ledger: CostLedger
     run_dir: Path
     cache_dir: Path
+
+    @property
+    def pad_id(self) -> int:
+        """The id batches are padded with (for a method that collates batches itself)."""
+        return pad_token_id(self.pool.tokenizer)
 
     def new_model(self, tasks: list[str]) -> MultiTaskModel:
         """A fresh model: the backbone's initial weights (seeded for tiny) and new heads for ``tasks``;
@@ -69,10 +77,13 @@ class RunContext:
         best_split: str = "dev",
         checkpoint: bool = False,
         progress: bool = True,
+        model: torch.nn.Module | None = None,
     ) -> MTLTrainer:
-        model = self.new_model(selection.training_tasks)
+        """A trainer on ``selection`` (its ``TrainerHooks`` are what a method uses) with a fresh
+        ``new_model`` for its tasks, or ``model``: one the method built and keeps a hand on (moved
+        to the trainer's device in place)."""
         return MTLTrainer(
-            model,
+            self.new_model(selection.training_tasks) if model is None else model,
             self.pool,
             selection,
             self.cfg,

@@ -295,11 +295,11 @@ def test_bandit_checkpoints_are_proportionate_and_their_bytes_counted(tmp_path, 
 
     from auxrun.methods.autosem_p1 import AutosemP1Config, checkpoint_interval
 
-    model = torch.nn.Linear(1000, 1000)  # 1,001,000 fp32 parameters: 3 x 3.82 MB with AdamW's moments
+    weights = list(torch.nn.Linear(1000, 1000).parameters())  # 1,001,000 fp32: 3 x 3.82 MB with AdamW's
     state_mb = 3 * 1_001_000 * 4 / 2**20
-    assert checkpoint_interval(AutosemP1Config(checkpoint_mb_per_round=1.0), model) == math.ceil(state_mb)
-    assert checkpoint_interval(AutosemP1Config(checkpoint_mb_per_round=100.0), model) == 1
-    assert checkpoint_interval(AutosemP1Config(checkpoint_every=7), model) == 7
+    assert checkpoint_interval(AutosemP1Config(checkpoint_mb_per_round=1.0), weights) == math.ceil(state_mb)
+    assert checkpoint_interval(AutosemP1Config(checkpoint_mb_per_round=100.0), weights) == 1
+    assert checkpoint_interval(AutosemP1Config(checkpoint_every=7), weights) == 7
     bert_base = 3 * 110e6 * 4 / 2**20  # ~1.26 GB of checkpoint per round at the old default
     assert math.ceil(bert_base / AutosemP1Config().checkpoint_mb_per_round) >= 50
 

@@ -116,7 +116,7 @@ def test_trainer_bf16_autocast_on_cpu(ctx):
     for name, tr in (("fp32", fp32), ("bf16", bf16)):
         query = tr.model.encoder.encoder.layer[0].attention.self.query  # a matmul: autocast's to cast
         hook = query.register_forward_hook(lambda m, i, o, name=name: dtypes.__setitem__(name, o.dtype))
-        with tr._autocast():
+        with tr.autocast():
             tr.model.encoder(input_ids=batch["input_ids"])
         hook.remove()
     assert dtypes == {"fp32": torch.float32, "bf16": torch.bfloat16}

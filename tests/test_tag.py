@@ -34,7 +34,7 @@ def _trainer(ctx, controller=None):
 
 
 def test_z_equals_a_hand_computed_lookahead_on_two_tasks():
-    from auxrun.methods.tag import encoder_names, lookahead, lookahead_batches
+    from auxrun.methods.tag import lookahead, lookahead_batches
 
     ctx = _ctx(TWO)
     tr = _trainer(ctx)
@@ -62,7 +62,7 @@ def test_z_equals_a_hand_computed_lookahead_on_two_tasks():
     model.zero_grad(set_to_none=True)
     model("toy_rating", batches["toy_rating"]).losses.mean().backward()
     torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], 1.0)
-    enc = set(encoder_names(model))
+    enc = set(tr.shared_parameters())  # names as in the copy
     for n, p in model.named_parameters():
         if n not in enc:
             p.grad = None  # the virtual step moves the shared encoder only
@@ -75,14 +75,14 @@ def test_z_equals_a_hand_computed_lookahead_on_two_tasks():
 
 
 def test_cosine_is_of_the_encoder_gradients():
-    from auxrun.methods.tag import encoder_names, lookahead, lookahead_batches
+    from auxrun.methods.tag import lookahead, lookahead_batches
 
     ctx = _ctx(TWO)
     tr = _trainer(ctx)
     batches = lookahead_batches(tr, ["toy_sentiment", "toy_rating"], seed=1, step=0)
     got = lookahead(tr, "toy_sentiment", ["toy_rating"], batches)
     model = tr.model.eval()
-    enc = encoder_names(model)
+    enc = list(tr.shared_parameters())
     named = dict(model.named_parameters())
 
     def grad(task):

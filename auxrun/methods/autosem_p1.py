@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ from auxrun.training.controller import Controller
 
 if TYPE_CHECKING:
     from auxrun.context import RunContext
+    from auxrun.training.controller import TrainerHooks
 
 log = logging.getLogger("auxrun")
 
@@ -73,7 +75,7 @@ class AutosemP1Config(MethodConfig):
     rounds: int = 200  # section 4: "approximately 200 rounds"
     batches_per_round: int = 10  # section 4: "each round consist of approximately 10 mini-batches"
     alpha0: float = 1.0  # section 4: alpha0 = beta0 = 1
-    beta0: float = 1.0
+    beta0: float = 1.0  # the Beta prior's second parameter, as alpha0
     primary_prior: list[float] = field(default_factory=lambda: [2.0, 1.0])  # paper: "slightly stronger"
     gamma: float = 0.01  # the decay of Algorithm 1; the paper gives no value
     top_k: int = 2  # section 4: "the top two tasks"
@@ -82,7 +84,7 @@ class AutosemP1Config(MethodConfig):
     # checkpoints write at most checkpoint_mb_per_round MB per round on average (every round for the
     # tiny model, every ~79 rounds for BERT-base, whose checkpoint with AdamW state is ~1.3 GB).
     checkpoint_every: int | None = None
-    checkpoint_mb_per_round: float = 16.0
+    checkpoint_mb_per_round: float = 16.0  # the default checkpoint interval's budget: MB written a round
     # Eq. 3 rewards a tie ("improves (or maintains)"). "loss": a tie in the metric is decided by the
     # primary's select_dev loss (not higher: reward 1); for small select_dev sets (see the yaml).
     tie_break: str = "none"
@@ -131,13 +133,14 @@ def bandit_reward(metric: str, now: tuple[float, float], before: tuple[float, fl
     return int(m_now <= m_before if metric in LOWER_IS_BETTER else m_now >= m_before)
 
 
-def checkpoint_interval(cfg: AutosemP1Config, model: torch.nn.Module) -> int:
+def checkpoint_interval(cfg: AutosemP1Config, parameters: Iterable[torch.Tensor]) -> int:
     """Rounds between bandit checkpoints: ``checkpoint_every`` when set (0: only the final record);
-    else scaled to the model, so checkpoints write at most ``checkpoint_mb_per_round`` MB per round
-    on average (a checkpoint holds the weights and AdamW's two moments, 3x the parameters)."""
+    else scaled to the model's ``parameters``, so checkpoints write at most
+    ``checkpoint_mb_per_round`` MB per round on average (a checkpoint holds the weights and AdamW's
+    two moments, 3x the parameters)."""
     if cfg.checkpoint_every is not None:
         return cfg.checkpoint_every
-    state_mb = 3 * sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    state_mb = 3 * sum(p.numel() * p.element_size() for p in parameters) / 2**20
     return max(1, math.ceil(state_mb / cfg.checkpoint_mb_per_round))
 
 
@@ -176,11 +179,11 @@ class BanditController(Controller):
         self.arm: str | None = None
         self.every = 1
 
-    def epoch_steps(self, trainer) -> int:
+    def epoch_steps(self, trainer: TrainerHooks) -> int:
         return self.cfg.batches_per_round
 
-    def on_train_start(self, trainer) -> None:
-        self.every = checkpoint_interval(self.cfg, trainer.model)
+    def on_train_start(self, trainer: TrainerHooks) -> None:
+        self.every = checkpoint_interval(self.cfg, trainer.trainable_parameters().values())
         if self.prev is None:
             self.prev = _primary_score(trainer, self.primary, self.metric)  # R_0
             self.record = {
@@ -191,11 +194,11 @@ class BanditController(Controller):
                 "losses": [],
             }
 
-    def train_epoch(self, trainer, epoch: int) -> float:
+    def train_epoch(self, trainer: TrainerHooks, epoch: int) -> float:
         self.arm, _ = self.bandit.choose()  # Algorithm 1, lines 2-6
         return trainer.train_batches(self.arm, self.cfg.batches_per_round)  # "apply x_t"
 
-    def on_epoch_end(self, trainer, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerHooks, epoch: int, metrics: dict[str, Any]) -> None:
         vals = metrics["select_dev"][self.primary]
         now = (float(vals[self.metric]), float(vals["loss"]))
         reward = bandit_reward(self.metric, now, self.prev, self.cfg.tie_break)  # Eq. 3
@@ -285,7 +288,7 @@ def run_bandit(ctx: RunContext, cfg: AutosemP1Config) -> BanditOutcome:
     return out
 
 
-def _primary_score(trainer, primary: str, metric: str) -> tuple[float, float]:
+def _primary_score(trainer: TrainerHooks, primary: str, metric: str) -> tuple[float, float]:
     """The primary's main metric and loss on select_dev (one forward pass gives both)."""
     vals = trainer.evaluate("select_dev", [primary])[primary]
     return float(vals[metric]), float(vals["loss"])

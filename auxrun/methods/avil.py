@@ -36,7 +36,7 @@ Departures from the paper, and choices where it is silent:
   with ``lr`` it scales task i's learning rate. Under SGD (the paper's MultiMNIST runs) the two are
   the same and the summed deltas are a weighted average of the task updates; under AdamW (its NLU
   runs) a loss scale is undone by the second moment, so with ``loss`` every delta keeps full size
-  and theta + sum(delta_i) is about n task updates added up (see the README's planted check).
+  and theta + sum(delta_i) is about n task updates added up (see the planted check, docs/index.md).
 - The alpha loss is the mean over the whole tuning split in eval mode (no dropout), one full-batch
   gradient per alpha step (in chunks of ``train.eval_batch_size``, accumulated).
 - The learning-rate schedule of each task's optimizer is the trainer's (linear warm-up and decay
@@ -50,7 +50,6 @@ Departures from the paper, and choices where it is silent:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +64,7 @@ from auxrun.selection import Selection
 from auxrun.training import params
 
 if TYPE_CHECKING:
-    from auxrun.training.trainer import MTLTrainer
+    from auxrun.training.controller import TrainerHooks
 
 OPTIMIZER_STATES = ("per_task", "reset")
 DELTA_DEVICES = ("model", "cpu")
@@ -126,10 +125,10 @@ class AvilController(WeightingController):
 
     # ---- per-task optimizers ------------------------------------------------------------------
 
-    def task_steps(self, trainer: MTLTrainer, task: str) -> int:
-        return math.ceil(trainer.sample_size(task, self.cfg.rho) / trainer.cfg.train.batch_size)
+    def task_steps(self, trainer: TrainerHooks, task: str) -> int:
+        return trainer.sample_steps(task, self.cfg.rho)
 
-    def optimizer_for(self, trainer: MTLTrainer, task: str, epoch: int):
+    def optimizer_for(self, trainer: TrainerHooks, task: str, epoch: int):
         steps = self.task_steps(trainer, task)
         total = trainer.epochs * steps
         if self.cfg.optimizer_state == "reset":
@@ -144,7 +143,7 @@ class AvilController(WeightingController):
 
     # ---- one epoch: Algorithm 1, lines 3-11 ----------------------------------------------------
 
-    def train_epoch(self, trainer: MTLTrainer, epoch: int) -> float:
+    def train_epoch(self, trainer: TrainerHooks, epoch: int) -> float:
         cfg, ledger = self.cfg, trainer.ledger
         dev = "cpu" if cfg.delta_device == "cpu" else None
         theta = trainer.param_copy()
@@ -174,7 +173,7 @@ class AvilController(WeightingController):
         return sum(losses) / max(1, len(losses))
 
     def tune_alphas(
-        self, trainer: MTLTrainer, theta: params.Params, deltas: list[params.Params]
+        self, trainer: TrainerHooks, theta: params.Params, deltas: list[params.Params]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """s SGD steps on the alphas (from 1) on the primary's mean tuning-split loss at
         theta + sum_i alpha_i * delta_i; returns the alphas and the gradient at the first step."""
@@ -197,7 +196,7 @@ class AvilController(WeightingController):
 
     # ---- records --------------------------------------------------------------------------------
 
-    def epoch_record(self, trainer: MTLTrainer, epoch: int) -> dict[str, dict[str, float]]:
+    def epoch_record(self, trainer: TrainerHooks, epoch: int) -> dict[str, dict[str, float]]:
         return self._record
 
     def state_dict(self) -> dict[str, Any]:

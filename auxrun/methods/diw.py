@@ -59,7 +59,7 @@ from auxrun.methods.task_weighting import MIN_WEIGHT, WeightingController, check
 from auxrun.selection import Selection
 
 if TYPE_CHECKING:
-    from auxrun.training.trainer import MTLTrainer
+    from auxrun.training.controller import TrainerHooks
 
 TIE_BREAKS = ("none", "loss")
 
@@ -95,26 +95,25 @@ class DiwController(WeightingController):
         self.tries: list[int] = []
         self._record: dict[str, dict[str, float]] = {}
 
-    def on_train_start(self, trainer: MTLTrainer) -> None:
+    def on_train_start(self, trainer: TrainerHooks) -> None:
         super().on_train_start(trainer)
         if self.prev is None:
             self.prev = self.tune_score(trainer)
 
-    def epoch_steps(self, trainer: MTLTrainer) -> int:
+    def epoch_steps(self, trainer: TrainerHooks) -> int:
         """One kept multi-task pass over the samples per epoch steps the trainer's optimizer."""
-        bs = trainer.cfg.train.batch_size
-        return sum(-(-trainer.sample_size(t, self.cfg.rho) // bs) for t in trainer.batches)
+        return sum(trainer.sample_steps(t, self.cfg.rho) for t in trainer.trained_tasks)
 
-    def _sign(self, trainer: MTLTrainer) -> float:
+    def _sign(self, trainer: TrainerHooks) -> float:
         return -1.0 if trainer.pool.specs[self.primary].main_metric in LOWER_IS_BETTER else 1.0
 
-    def improved(self, trainer: MTLTrainer, now: tuple[float, float], before: tuple[float, float]) -> bool:
+    def improved(self, trainer: TrainerHooks, now: tuple[float, float], before: tuple[float, float]) -> bool:
         sign = self._sign(trainer)
         if now[0] == before[0]:
             return self.cfg.tie_break == "loss" and now[1] < before[1]
         return sign * (now[0] - before[0]) > 0
 
-    def train_epoch(self, trainer: MTLTrainer, epoch: int) -> float:
+    def train_epoch(self, trainer: TrainerHooks, epoch: int) -> float:
         cfg, ledger = self.cfg, trainer.ledger
         sign = self._sign(trainer)
         theta = trainer.snapshot()
@@ -156,10 +155,10 @@ class DiwController(WeightingController):
         }
         return loss
 
-    def epoch_record(self, trainer: MTLTrainer, epoch: int) -> dict[str, dict[str, float]]:
+    def epoch_record(self, trainer: TrainerHooks, epoch: int) -> dict[str, dict[str, float]]:
         return self._record
 
-    def results(self, trainer: MTLTrainer) -> dict[str, Any]:
+    def results(self, trainer: TrainerHooks) -> dict[str, Any]:
         out = super().results(trainer)
         out["diw_tries"] = list(self.tries)
         return out

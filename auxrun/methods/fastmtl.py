@@ -45,16 +45,14 @@ from __future__ import annotations
 
 import logging
 import random
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from auxrun.config import MethodConfig, RunConfig
-from auxrun.data.features import collate
 from auxrun.data.spec import TaskSpec
 from auxrun.errors import ConfigError
 from auxrun.methods.base import Method
@@ -62,7 +60,9 @@ from auxrun.methods.registry import register
 from auxrun.models.mtl import MultiTaskModel, TaskHead, TaskOutput
 from auxrun.objectives.task_discrimination import LOSSES, TaskDiscrimination
 from auxrun.selection import Selection
-from auxrun.training.trainer import MTLTrainer
+
+if TYPE_CHECKING:
+    from auxrun.training.controller import TrainerHooks
 
 log = logging.getLogger("auxrun")
 
@@ -264,7 +264,7 @@ class FastMTL(SamplingMethod):
             )
         return TaskDiscriminativeModel(mtl, tasks, head, self.cfg.td_multitask)
 
-    def train_td(self, subsets: dict[str, list[int]]) -> tuple[TaskDiscriminativeModel, MTLTrainer]:
+    def train_td(self, subsets: dict[str, list[int]]) -> tuple[TaskDiscriminativeModel, TrainerHooks]:
         """Stage 1: TD-MTDNN on the subsets, ``td_epochs`` epochs, last epoch kept."""
         ctx = self.ctx
         pool = ctx.pool
@@ -279,23 +279,20 @@ class FastMTL(SamplingMethod):
             weights=weights,
         )
         model = self.td_model()
-        trainer = MTLTrainer(
-            model,
-            pool,
+        trainer = ctx.new_trainer(
             sel,
-            ctx.cfg,
-            ctx.ledger,
-            stage="td_mtdnn",
+            "td_mtdnn",
             epochs=self.cfg.td_epochs,
             eval_splits=["select_dev"],
             best_split="select_dev",
             progress=not ctx.cfg.quiet,
+            model=model,
         )
         trainer.fit()
         return model, trainer
 
     def score(
-        self, model: TaskDiscriminativeModel, trainer: MTLTrainer, unused: dict[str, np.ndarray]
+        self, model: TaskDiscriminativeModel, trainer: TrainerHooks, unused: dict[str, np.ndarray]
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each unused auxiliary example's discriminator score for the primary, fp32."""
         pool, ctx = self.ctx.pool, self.ctx
@@ -310,11 +307,8 @@ class FastMTL(SamplingMethod):
             scores = np.zeros(len(split), dtype=np.float32)
             for s in range(0, len(order), bs):
                 chunk = order[s : s + bs]
-                batch = {
-                    k: v.to(trainer.device)
-                    for k, v in collate(split, chunk, pool.specs[task].objective, trainer.pad_id).items()
-                }
-                with getattr(trainer, "_autocast", nullcontext)():  # the trainer's precision
+                batch = trainer.batch(task, "train", chunk)
+                with trainer.autocast():  # the trainer's precision
                     sc = model.task_scores(batch)[:, primary]
                 scores[chunk] = sc.float().cpu().numpy()
                 ctx.ledger.count(forward=len(chunk))

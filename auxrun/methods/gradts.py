@@ -210,6 +210,7 @@ class GradTSBase(Method):
         ctx = self.ctx
         pool = ctx.pool
         probe = Selection(method=self.name, primary=task, candidates=[], selected_tasks=[])
+        model = ctx.new_model(probe.training_tasks)  # kept: 3.1 reads its gradients after the warm-up
         trainer = ctx.new_trainer(
             probe,
             stage=f"probe_{task}",
@@ -217,24 +218,25 @@ class GradTSBase(Method):
             eval_splits=["select_dev"],
             best_split="select_dev",
             progress=not ctx.cfg.quiet,
+            model=model,
         )
         summary = trainer.fit()
         main = pool.specs[task].main_metric
         history = summary["history"]
         last = history[-1].get(f"select_dev/{task}/{main}") if history else None
         grads = head_gradients(
-            trainer.model,  # the last epoch's weights: 3.1 accumulates after the warm-up
+            model,  # the last epoch's weights: 3.1 accumulates after the warm-up
             task,
             pool.split(task, "train"),
             pool.specs[task].objective,
-            trainer.pad_id,
+            ctx.pad_id,
             batch_size=self.cfg.importance_batch_size,
             per_example=True,
             device=trainer.device,
             on_batch=lambda n: ctx.ledger.count(forward=n, backward=n),
         )
         art = {"mean": grads.mean, "n": grads.n_examples, "probe_select_dev": last}
-        encoder = {k: v.detach().cpu() for k, v in trainer.model.encoder.state_dict().items()}
+        encoder = {k: v.detach().cpu() for k, v in model.encoder.state_dict().items()}
         path = self.cache.save(KIND_ENCODER, key, encoder, inputs)  # first writer wins, as below
         ctx.ledger.count(bytes_written=path.stat().st_size)
         path = self.cache.save(KIND_INSTANCES, key, instances_fp16(grads.per_example), inputs)

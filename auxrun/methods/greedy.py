@@ -25,8 +25,8 @@ on that sample (for k = 1 exactly ``paired_bootstrap``). The cost ledger has one
 ``select/trials/bootstrap``. Every trial's score, per-seed scores and, for each
 rule, the reference it was compared with, the gain, its bootstrap interval, p and the decision go to
 ``selection.json`` (``trials``), also under ``paper``, so a reader sees which decisions were within
-noise. A select_dev smaller than ``MIN_SELECT_DEV`` for the primary's metric gets a warning (README,
-"How big must select_dev be").
+noise. A select_dev smaller than ``MIN_SELECT_DEV`` for the primary's metric gets a warning
+(docs/methods/gradts.md, "How big must select_dev be").
 
 Choices where the papers are silent: the stop rule is the paper's for both rules (``significant``
 may accept a trial that dropped against its predecessor if it beats the best accepted prefix
@@ -58,8 +58,8 @@ TRIAL_RULES = ("paper", "significant")
 SEED_STRIDE = 10007  # trial seed i of a run with seed s: s + i * SEED_STRIDE (i = 0 is the run's own)
 
 # Below these select_dev sizes (examples; sentences for tagging) a trial cannot tell a gain of a few
-# points from noise (README, "How big must select_dev be"): auxrun warns. F1 and MCC rest on the
-# positive class only, so they need about twice what accuracy needs.
+# points from noise (docs/methods/gradts.md, "How big must select_dev be"): auxrun warns. F1 and
+# MCC rest on the positive class only, so they need about twice what accuracy needs.
 MIN_SELECT_DEV = {
     "accuracy": 100,
     "f1": 200,
@@ -261,7 +261,7 @@ def select_dev_warning(metric: str, n: int) -> str | None:
         return None
     return (
         f"select_dev has {n} examples, fewer than {need} for {metric}: trial decisions on it are mostly "
-        "noise (README, 'How big must select_dev be')"
+        "noise (docs/methods/gradts.md, 'How big must select_dev be')"
     )
 
 

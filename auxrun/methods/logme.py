@@ -60,8 +60,8 @@ class LogMEConfig(MethodConfig):
     warmup_epochs: int = 3  # the per-task fine-tuning, shared with GradTS (its 3.1: 3 epochs)
     top_k: int = 1  # Poth et al. take the top-ranked intermediate task
     threshold: float | None = None  # a LogME value: select every candidate at or above it instead
-    max_iter: int = 100
-    tol: float = 1e-6
+    max_iter: int = 100  # fixed-point steps of the evidence maximisation, at most
+    tol: float = 1e-6  # stop when alpha and beta change by less than this, relatively
     importance_batch_size: int = 32  # GradTS's gradient pass, run with the fine-tuning on a miss
     batch_size: int = 128  # of the feature passes; does not change the result
 
@@ -209,7 +209,7 @@ class LogME(Method):
 
         device = pick_device(ctx.cfg.hardware.device)
         encoder = ctx.new_model([primary]).encoder.to(device)
-        pad_id = pool.tokenizer.pad_token_id if pool.tokenizer.pad_token_id is not None else 0
+        pad_id = ctx.pad_id
 
         def score() -> tuple[float, int]:
             with ctx.ledger.stage("select/logme"):

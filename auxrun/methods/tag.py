@@ -48,16 +48,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from auxrun.config import MethodConfig
-from auxrun.data.features import collate
 from auxrun.errors import ConfigError
 from auxrun.methods.base import Method
 from auxrun.methods.registry import register
 from auxrun.selection import Selection
-from auxrun.training import params
 from auxrun.training.controller import Controller
 
 if TYPE_CHECKING:
-    from auxrun.training.trainer import MTLTrainer
+    from auxrun.training.controller import TrainerHooks
 
 
 @dataclass
@@ -76,16 +74,6 @@ class Lookahead:
     z: dict[str, float]
     cosine: dict[str, float]
     primary_loss: float
-
-
-def encoder_names(model: torch.nn.Module) -> list[str]:
-    """The shared parameters (theta_s of Eq. 2): the encoder's trainable ones."""
-    return [n for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
-
-
-def head_names(model: torch.nn.Module, task: str) -> list[str]:
-    prefix = f"heads.{task}."
-    return [n for n, p in model.named_parameters() if p.requires_grad and n.startswith(prefix)]
 
 
 def adamw_lookahead(
@@ -146,57 +134,46 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(a @ b) / (na * nb) if na > 0 and nb > 0 else 0.0
 
 
-def lookahead_batches(trainer: MTLTrainer, tasks: list[str], seed: int, step: int) -> dict[str, dict]:
+def lookahead_batches(trainer: TrainerHooks, tasks: list[str], seed: int, step: int) -> dict[str, dict]:
     """One mini-batch of each task's training examples, a function of (seed, step, task)."""
     out = {}
-    bs = trainer.cfg.train.batch_size
     for t in tasks:
-        indices = list(trainer.batches[t].indices)
+        indices = trainer.train_indices(t)
         rng = random.Random(f"tag-{seed}-{step}-{t}")
-        idx = sorted(rng.sample(indices, min(bs, len(indices))))
-        batch = collate(trainer.pool.split(t, "train"), idx, trainer.pool.specs[t].objective, trainer.pad_id)
-        out[t] = trainer._to_device(batch)
+        idx = sorted(rng.sample(indices, min(trainer.batch_size, len(indices))))
+        out[t] = trainer.batch(t, "train", idx)
     return out
 
 
+def _grads(loss: torch.Tensor, named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """d loss / d each parameter (zeros where it does not reach)."""
+    grads = torch.autograd.grad(loss, list(named.values()), allow_unused=True)
+    return {n: torch.zeros_like(p) if g is None else g for (n, p), g in zip(named.items(), grads)}
+
+
 def lookahead(
-    trainer: MTLTrainer, primary: str, auxiliaries: list[str], batches: dict[str, dict]
+    trainer: TrainerHooks, primary: str, auxiliaries: list[str], batches: dict[str, dict]
 ) -> Lookahead:
     """Z(a -> primary) and cos(g_a, g_p) for each auxiliary from the model's current parameters
     (Eq. 3), in eval mode; the model, its optimizer and the RNG are left as they were."""
-    model = trainer.model
-    named = dict(model.named_parameters())
-    enc = encoder_names(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with trainer._autocast():
-            out = model(primary, batches[primary])
-        loss_p = out.losses.float().mean()
-        g_p = dict(zip(enc, torch.autograd.grad(loss_p, [named[n] for n in enc], allow_unused=True)))
-        g_p = {n: torch.zeros_like(named[n]) if g is None else g for n, g in g_p.items()}
-        g_p_flat = _flat(g_p, enc)
-        base = float(loss_p.detach())
-        z, cos = {}, {}
-        for a in auxiliaries:
-            names = enc + head_names(model, a)
-            with trainer._autocast():
-                out_a = model(a, batches[a])
-            grads = torch.autograd.grad(
-                out_a.losses.float().mean(), [named[n] for n in names], allow_unused=True
-            )
-            g_a = {n: torch.zeros_like(named[n]) if g is None else g for n, g in zip(names, grads)}
-            cos[a] = _cosine(_flat(g_a, enc), g_p_flat)
-            clipped = _clip(g_a, trainer.cfg.train.max_grad_norm)
-            theta = adamw_lookahead(trainer.optimizer, {n: named[n] for n in enc}, clipped)
-            with torch.no_grad(), trainer._autocast():
-                after = params.functional_forward(model, theta, primary, batches[primary])
-            z[a] = 1.0 - float(after.losses.float().mean()) / base if base > 0 else 0.0
-        n_p = len(batches[primary]["input_ids"])
-        n_a = sum(len(batches[a]["input_ids"]) for a in auxiliaries)
-        trainer.ledger.count(forward=n_p * (1 + len(auxiliaries)) + n_a, backward=n_p + n_a)
-    finally:
-        model.train(was_training)
+    shared = trainer.shared_parameters()  # theta_s of Eq. 2
+    enc = list(shared)
+    loss_p = trainer.forward(primary, batches[primary]).losses.float().mean()
+    g_p_flat = _flat(_grads(loss_p, shared), enc)
+    base = float(loss_p.detach())
+    z, cos = {}, {}
+    for a in auxiliaries:
+        out_a = trainer.forward(a, batches[a])
+        g_a = _grads(out_a.losses.float().mean(), {**shared, **trainer.head_parameters(a)})
+        cos[a] = _cosine(_flat(g_a, enc), g_p_flat)
+        clipped = _clip(g_a, trainer.max_grad_norm)
+        theta = adamw_lookahead(trainer.optimizer, shared, clipped)
+        with torch.no_grad():
+            after = trainer.forward(primary, batches[primary], at=theta)
+        z[a] = 1.0 - float(after.losses.float().mean()) / base if base > 0 else 0.0
+    n_p = len(batches[primary]["input_ids"])
+    n_a = sum(len(batches[a]["input_ids"]) for a in auxiliaries)
+    trainer.ledger.count(forward=n_p * (1 + len(auxiliaries)) + n_a, backward=n_p + n_a)
     return Lookahead(z, cos, base)
 
 
@@ -210,11 +187,11 @@ class TagController(Controller):
         self.n = 0
         self._epoch = {"z": {a: 0.0 for a in auxiliaries}, "cos": {a: 0.0 for a in auxiliaries}, "n": 0}
 
-    def on_epoch_start(self, trainer: MTLTrainer, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainerHooks, epoch: int) -> None:
         self._epoch = {"z": dict.fromkeys(self.auxiliaries, 0.0), "cos": dict.fromkeys(self.auxiliaries, 0.0)}
         self._epoch["n"] = 0
 
-    def choose_task(self, trainer: MTLTrainer, step: int, scheduled: str) -> str:
+    def choose_task(self, trainer: TrainerHooks, step: int, scheduled: str) -> str:
         if trainer.step > 0 and trainer.step % self.cfg.every == 0:
             with trainer.ledger.stage("select/tag_pass/lookahead"):
                 batches = lookahead_batches(
@@ -234,7 +211,7 @@ class TagController(Controller):
         n = max(1, self.n)
         return {a: v / n for a, v in self.z_sum.items()}, {a: v / n for a, v in self.cos_sum.items()}
 
-    def epoch_record(self, trainer: MTLTrainer, epoch: int) -> dict[str, dict[str, float]]:
+    def epoch_record(self, trainer: TrainerHooks, epoch: int) -> dict[str, dict[str, float]]:
         n = max(1, self._epoch["n"])
         return {
             "tag_z": {a: v / n for a, v in self._epoch["z"].items()},

@@ -9,7 +9,7 @@ from auxrun.errors import ConfigError
 from auxrun.training.controller import Controller
 
 if TYPE_CHECKING:
-    from auxrun.training.trainer import MTLTrainer
+    from auxrun.training.controller import TrainerHooks
 
 TUNE_SPLITS = ("select_dev", "dev")
 MIN_WEIGHT = 1e-6  # alpha-VIL section 4.1, footnote 1: weights clamped to [1e-6, inf)
@@ -42,9 +42,9 @@ class WeightingController(Controller):
         )
         self.weights = {t: 1.0 for t in self.tasks}
 
-    def on_train_start(self, trainer: MTLTrainer) -> None:
+    def on_train_start(self, trainer: TrainerHooks) -> None:
         # the tasks the trainer trains (a stage=train selection may narrow the pool)
-        self.tasks = [t for t in trainer.tasks if t in trainer.batches]
+        self.tasks = trainer.trained_tasks
         self.weights = {t: self.weights.get(t, 1.0) for t in self.tasks}
         data = trainer.pool.encoded[self.primary].get(self.tune_split)
         if data is None or len(data) == 0 or not data.labeled:
@@ -56,12 +56,12 @@ class WeightingController(Controller):
     def clamp(self, w: float) -> float:
         return max(self.min_weight, float(w))
 
-    def tune_score(self, trainer: MTLTrainer) -> tuple[float, float]:
+    def tune_score(self, trainer: TrainerHooks) -> tuple[float, float]:
         """The primary's main metric and mean loss on the tuning split (one pass gives both)."""
         vals = trainer.evaluate(self.tune_split, [self.primary])[self.primary]
         return float(vals[trainer.pool.specs[self.primary].main_metric]), float(vals["loss"])
 
-    def results(self, trainer: MTLTrainer) -> dict[str, Any]:
+    def results(self, trainer: TrainerHooks) -> dict[str, Any]:
         out = super().results(trainer)
         out["task_weights"] = normalised(self.weights)
         out["tune_split"] = self.tune_split

@@ -114,7 +114,7 @@ class TextEmb(Method):
 
         device = pick_device(ctx.cfg.hardware.device)
         encoder = ctx.new_model([pool.primary]).encoder.to(device)
-        pad_id = pool.tokenizer.pad_token_id if pool.tokenizer.pad_token_id is not None else 0
+        pad_id = ctx.pad_id
         pooled: dict[str, np.ndarray] = {}
         with ctx.ledger.stage("select/textemb"):
             for t in pool.tasks:

@@ -38,7 +38,8 @@ class PretrainConfig:
     # 32 heads of 4 dimensions, not BERT's 64-dimensional heads: GradTS compares tasks by Kendall's tau
     # over the head matrix, whose null standard error is 0.19 over 16 heads and 0.086 over 64. With
     # 2 x 8 heads the related and noise taus of one seed were within that noise (10/15 recovered, seeds
-    # 1-5); at the same width and depth 2 x 32 separates them (README, "The planted pool").
+    # 1-5); at the same width and depth 2 x 32 separates them (docs/reference/toy-pools.md;
+    # the planted check's measured results: docs/results/index.md).
     num_heads: int = 32
     intermediate_size: int = 256
     max_position: int = 128

@@ -112,6 +112,11 @@ class TaskBatches:
         )
 
 
+def pad_token_id(tokenizer) -> int:
+    """The id batches are padded with: the tokenizer's pad token, else 0."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
 def padding_ratio(split: EncodedSplit, batches: list[list[int]]) -> tuple[int, int]:
     """(tokens computed, tokens real) of these batches under per-batch dynamic padding."""
     lengths = split.lengths()

@@ -1,9 +1,10 @@
 """MTLTrainer: one task per mini-batch over a shared encoder, scheduled from a Selection.
 
 It knows nothing of methods: it reads the Selection (tasks, ratios, instance subsets, weights)
-and exposes the hooks controllers need (DESIGN.md "Controller"). Runs are deterministic for a
-seed on CPU: batch orders and dropout seeds are functions of (seed, epoch), so a run resumed from
-its epoch checkpoint continues exactly as the uninterrupted run would have.
+and implements ``TrainerHooks`` (auxrun/training/controller.py), all that methods and their
+controllers may use of it; the rest (the model, streams, feeders, precision) is its own. Runs are
+deterministic for a seed on CPU: batch orders and dropout seeds are functions of (seed, epoch), so
+a run resumed from its epoch checkpoint continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import io
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,11 @@ from auxrun.data.features import EncodedSplit, collate
 from auxrun.data.pool import TaskPool
 from auxrun.eval.metrics import better, compute_metrics
 from auxrun.io import read_or_set_aside, torch_save_atomic, write_text_atomic
-from auxrun.models.mtl import MultiTaskModel
+from auxrun.models.mtl import MultiTaskModel, TaskOutput
 from auxrun.objectives import get_objective
 from auxrun.selection import Selection
 from auxrun.training import distributed, params
-from auxrun.training.batching import BatchFeeder, TaskBatches
+from auxrun.training.batching import BatchFeeder, TaskBatches, pad_token_id
 from auxrun.training.controller import Controller
 from auxrun.training.cost import CostLedger
 from auxrun.training.hardware import Precision, configure_backends, maybe_compile, pick_device, pin_memory
@@ -69,7 +70,7 @@ class MTLTrainer:
         self.best_split = best_split  # the split whose primary main metric picks the best epoch
         self.progress = progress and not cfg.quiet
         self._setup_hardware()
-        self.pad_id = pool.tokenizer.pad_token_id if pool.tokenizer.pad_token_id is not None else 0
+        self.pad_id = pad_token_id(pool.tokenizer)
         self.weights = {t: float(selection.weights.get(t, 1.0)) for t in self.tasks}
         self.batches = {
             t: TaskBatches(
@@ -110,9 +111,8 @@ class MTLTrainer:
 
     def epoch_tasks(self, epoch: int) -> list[str]:
         """The task of each mini-batch of an epoch (over ``train.epoch_fraction`` of each task)."""
-        bs = self.cfg.train.batch_size
         frac = self.cfg.train.epoch_fraction
-        n = {t: math.ceil(self.sample_size(t, frac) / bs) for t in self.batches}
+        n = {t: self.sample_steps(t, frac) for t in self.batches}
         return epoch_schedule(
             self.schedule_kind, n, self.selection.ratios, self.primary, self.cfg.seed, epoch
         )
@@ -160,9 +160,6 @@ class MTLTrainer:
         for f in self.feeders.values():
             f.close()
 
-    def _autocast(self):
-        return self.precision.autocast()
-
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device, non_blocking=self.pin_memory) for k, v in batch.items()}
 
@@ -173,7 +170,7 @@ class MTLTrainer:
         self.tokens["computed"] += mask.numel()
         self.tokens["real"] += int(mask.sum())
         batch = self._to_device(batch)
-        with self._autocast():
+        with self.autocast():
             out = self.model(task, batch)
         weight = self.weights.get(task, 1.0)
         if self.data_parallel is None:
@@ -206,6 +203,61 @@ class MTLTrainer:
             },
             {"params": [p for n, p in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
         ]
+
+    # ---- TrainerHooks: facts, parameters, the model's forward (documented in controller.py) --------
+
+    @property
+    def batch_size(self) -> int:
+        return self.cfg.train.batch_size
+
+    @property
+    def max_grad_norm(self) -> float:
+        return self.cfg.train.max_grad_norm
+
+    @property
+    def trained_tasks(self) -> list[str]:
+        return list(self.batches)
+
+    def train_indices(self, task: str) -> list[int]:
+        return list(self.batches[task].indices)
+
+    def autocast(self):
+        """The trainer's precision: autocast under bf16/fp16, nothing under fp32."""
+        return self.precision.autocast()
+
+    def batch(self, task: str, split: str, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """The given examples of a task's split, collated (padded with the tokenizer's pad id) on
+        the trainer's device."""
+        data = self.pool.split(task, split)
+        return self._to_device(collate(data, list(indices), self.pool.specs[task].objective, self.pad_id))
+
+    def forward(
+        self, task: str, batch: dict[str, torch.Tensor], at: Params | None = None, train_mode: bool = False
+    ) -> TaskOutput:
+        """The model's output under ``autocast``, in eval mode unless ``train_mode`` (the model's
+        mode is restored); at ``at`` through ``torch.func.functional_call`` when given."""
+        was_training = self.model.training
+        self.model.train(train_mode)
+        try:
+            with self.autocast():
+                if at is None:
+                    return self.model(task, batch)
+                return params.functional_forward(self.model, at, task, batch)
+        finally:
+            self.model.train(was_training)
+
+    def trainable_parameters(self) -> Params:
+        return params.trainable(self.model)
+
+    def shared_parameters(self) -> Params:
+        return self._parameters_of(self.model.encoder)
+
+    def head_parameters(self, task: str) -> Params:
+        return self._parameters_of(self.model.heads[task])
+
+    def _parameters_of(self, module: torch.nn.Module) -> Params:
+        ids = {id(p) for p in module.parameters()}
+        return {n: p for n, p in params.trainable(self.model).items() if id(p) in ids}
 
     # ---- hooks for controllers ------------------------------------------------------------------
 
@@ -276,8 +328,8 @@ class MTLTrainer:
         )
         for i in bar:
             idx = order[i : i + bs]
-            batch = self._to_device(collate(data, idx, spec.objective, self.pad_id))
-            with self._autocast():
+            batch = self.batch(task, split, idx)
+            with self.autocast():
                 out = self.model(task, batch)
             if out.losses is not None:
                 loss_sum += float(out.losses.float().sum())
@@ -319,6 +371,10 @@ class MTLTrainer:
         """How many of a task's training examples an epoch over ``fraction`` of them trains."""
         n = len(self.batches[task].indices)
         return n if fraction >= 1 else max(1, round(fraction * n))
+
+    def sample_steps(self, task: str, fraction: float) -> int:
+        """The mini-batches of one pass over ``sample_size(task, fraction)`` examples."""
+        return math.ceil(self.sample_size(task, fraction) / self.cfg.train.batch_size)
 
     def epoch_sample(self, task: str, epoch: int, fraction: float) -> list[int]:
         """A fraction of a task's training examples (its Selection subset) for one epoch: a function
@@ -430,16 +486,8 @@ class MTLTrainer:
         parameters replaced by ``at`` (``torch.func.functional_call``): the model's weights are not
         written, and gradients flow to whatever ``at`` was computed from (alpha-VIL's alphas).
         Eval mode (no dropout) unless ``train_mode``."""
-        data = self.pool.split(task, split)
-        idx = list(range(len(data))) if indices is None else list(indices)
-        was_training = self.model.training
-        self.model.train(train_mode)
-        try:
-            batch = self._to_device(collate(data, idx, self.pool.specs[task].objective, self.pad_id))
-            with self._autocast():
-                out = params.functional_forward(self.model, at, task, batch)
-        finally:
-            self.model.train(was_training)
+        idx = list(range(len(self.pool.split(task, split)))) if indices is None else list(indices)
+        out = self.forward(task, self.batch(task, split, idx), at=at, train_mode=train_mode)
         self.ledger.count(forward=len(idx), backward=len(idx))
         return out.losses.float().mean()
 
