@@ -157,17 +157,24 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "docs/results/benchmarks.md", help="the page")
     ap.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run these benchmarks only")
-    ap.add_argument("--rerun", nargs="+", default=[], help="run these again although saved ('all': every one)")
+    ap.add_argument(
+        "--rerun", nargs="+", default=[], help="run these again although saved ('all': every one)"
+    )
     ap.add_argument("--page-only", action="store_true", help="write the page from the saved outputs")
     args = ap.parse_args(argv)
     bad = [n for n in args.rerun if n != "all" and n not in BENCHMARKS]
     if bad:
-        ap.error(f"--rerun: unknown benchmark {', '.join(bad)}; expected 'all' or one of {', '.join(BENCHMARKS)}")
+        ap.error(
+            f"--rerun: unknown benchmark {', '.join(bad)}; expected 'all' or one of {', '.join(BENCHMARKS)}"
+        )
     out_dir = args.out.with_suffix("")
     if not args.page_only:
         for name in args.only or BENCHMARKS:
             if (out_dir / f"{name}.txt").exists() and name not in args.rerun and "all" not in args.rerun:
-                print(f"bench/page.py: {name}: saved output kept (--rerun {name} to run it again)", file=sys.stderr)
+                print(
+                    f"bench/page.py: {name}: saved output kept (--rerun {name} to run it again)",
+                    file=sys.stderr,
+                )
                 continue
             run_one(name, out_dir)
     page = write_page(out_dir, args.out, argv)

@@ -189,20 +189,22 @@ def test_the_planted_record_counts_a_tie_half_and_a_random_subset_as_chance(tmp_
 
 
 def test_task_scores_are_the_selection_s_scores_or_a_controller_s_final_weights(tmp_path):
-    """Every selector writes ``scores``; avil and diw answer with results.json task_weights; old
-    sampling folders (before fastmtl and random_sampling wrote scores) are still read."""
+    """Every selector writes ``scores``; avil and diw answer with results.json task_weights, and a
+    stage=select run of them has none yet. Nothing else is read as a score (a kept share is not)."""
     sel = {"candidates": ["r", "u", "n"], "selected_tasks": ["r"], "scores": {"r": 0.2, "n": 0.1, "p": 9.0}}
     weights = {"task_weights": {"r": 0.3, "u": 0.3, "n": 0.4}}
     assert _run(tmp_path, "gradts_thres", sel, weights).task_scores() == {
         "r": 0.2,
         "n": 0.1,
     }  # candidates only
+    assert _run(tmp_path, "fastmtl", {**sel, "scores": {"r": 0.8, "u": None, "n": 0.3}}).task_scores() == {
+        "r": 0.8,
+        "n": 0.3,
+    }
     assert _run(tmp_path, "diw", sel, weights).task_scores() == {"r": 0.3, "u": 0.3, "n": 0.4}
-    old = {**sel, "scores": {}, "mean_score": {"r": 0.8, "u": None, "n": 0.3}}
-    assert _run(tmp_path, "fastmtl", old).task_scores() == {"r": 0.8, "n": 0.3}
+    assert _run(tmp_path, "avil", {**sel, "scores": {}}).task_scores() == {}  # stage=select: not trained
     shares = {"p": {"kept": 5, "total": 5}, "r": {"kept": 30, "total": 100}, "n": {"kept": 10, "total": 100}}
-    old = {**sel, "scores": {}, "instances": shares}
-    assert _run(tmp_path, "random_sampling", old).task_scores() == {"r": 0.3, "n": 0.1}
+    assert _run(tmp_path, "random_sampling", {**sel, "scores": {}, "instances": shares}).task_scores() == {}
 
 
 def test_pretrained_backbone_is_deterministic_and_loads(tmp_path):

@@ -31,13 +31,14 @@ def make_run(
     extra_cfg=None,
     cost=(1000, 2000),
     tasks=("a", "r", "u", "n"),
+    task_set_keys=None,
 ):
     """A run folder as auxrun writes it: config.yaml, results.json, selection.json, dev predictions."""
     folder.mkdir(parents=True)
     cfg = {
         "method": {"name": method, **(extra_cfg or {})},
         "backbone": {"name": backbone},
-        "task_set": {"name": task_set, "tasks": list(tasks), "planted": PLANTED},
+        "task_set": {"name": task_set, "tasks": list(tasks), "planted": PLANTED, **(task_set_keys or {})},
         "train": {"lr": lr, "epochs": 3},
         "primary": primary,
         "seed": seed,

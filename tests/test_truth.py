@@ -137,6 +137,90 @@ def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):
     )
 
 
+def _truth(root, resamples=100):
+    from auxrun.reporting.cells import make_cells
+    from auxrun.reporting.runs import collect
+    from auxrun.reporting.truth import truth_gains
+
+    _, cells = make_cells(collect(root))
+    return truth_gains(cells, n_resamples=resamples, seed=0)
+
+
+def test_the_truth_is_drawn_as_a_heatmap_with_an_all_column(tmp_path):
+    from auxrun.reporting.truth import heatmaps
+
+    alone = {1: flip(10, 0), 2: flip(10, 5), 3: flip(10, 10)}
+    truth_runs(
+        tmp_path / "runs",
+        "a",
+        {
+            (): alone,
+            ("r",): {1: flip(1), 2: flip(0), 3: flip(2)},  # helpful
+            ("u",): alone,  # neutral
+            ("n",): {1: flip(20), 2: flip(20), 3: flip(20)},  # harmful
+            ("r", "u", "n"): {1: flip(1), 2: flip(0), 3: flip(2)},  # every other task at once: as r
+        },
+    )
+    m = heatmaps(_truth(tmp_path / "runs"))[("toy", "tiny")]
+    assert (
+        m["rows"] == ["a"] and m["columns"] == ["a", "n", "r", "u", "all 3"] and m["metrics"] == ["accuracy"]
+    )
+    assert np.isnan(m["gain"][0, 0])  # the primary with itself: not a pair
+    assert m["label"][0] == ["", "harmful", "helpful", "neutral", "helpful"]
+    gain_r = np.mean([ACC(p) - ACC(alone[s]) for s, p in {1: flip(1), 2: flip(0), 3: flip(2)}.items()])
+    assert m["gain"][0, 2] == m["gain"][0, 4] == pytest.approx(gain_r)
+    assert m["low"][0, 2] > 0  # helpful: the span of its intervals excludes 0
+    assert m["low"][0, 3] <= 0 <= m["high"][0, 3]
+    main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep"), "--resamples", "100"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    measured = md.split("## Measured transfer")[1].split("\n## ")[0]
+    assert "![measured transfer, toy tiny](figures/transfer_toy_tiny.png)" in measured
+    assert (tmp_path / "rep" / "figures" / "transfer_toy_tiny.png").stat().st_size > 5000
+    assert "| toy | tiny | a | all 3 |" in measured
+    assert "## Against TaskWeb" not in md  # the toy pool shares no pair with it
+
+
+def test_outside_references_set_their_signs_beside_ours(tmp_path):
+    """TaskWeb's pairs (auxrun/paper_tables/taskweb_transfer.yaml) where the truth measured them: RTE
+    helped by STS-B (+11.9%) and by MRPC (+1.9%), STS-B hurt by RTE (-19.8%); MRPC was no primary here."""
+    from auxrun import paper_tables
+    from auxrun.reporting.truth import reference_table
+
+    ref = paper_tables.load_transfer("taskweb_transfer")
+    assert [(p.target, p.source, p.change_pct) for p in ref.pairs] == [
+        ("rte", "stsb", 11.9),
+        ("rte", "mrpc", 1.9),
+        ("mrpc", "stsb", 0.7),
+        ("mrpc", "rte", -6.6),
+        ("stsb", "mrpc", 0.7),
+        ("stsb", "rte", -19.8),
+    ]
+    assert "taskweb_transfer" not in paper_tables.available()  # not a paper table for --experiment
+    alone = {1: flip(10, 0), 2: flip(10, 5), 3: flip(10, 10)}
+    helped = {1: flip(1), 2: flip(0), 3: flip(2)}
+    truth_runs(
+        tmp_path / "runs", "rte", {(): alone, ("stsb",): helped, ("mrpc",): {s: flip(20) for s in (1, 2, 3)}}
+    )
+    truth_runs(tmp_path / "runs", "stsb", {(): alone, ("rte",): alone})
+    header, rows = reference_table(_truth(tmp_path / "runs"), ref)
+    assert header[:3] == ["target", "source", "theirs"] and header[4:] == ["signs agree", "note"]
+    assert [r[:3] + r[4:] for r in rows] == [
+        ["rte", "stsb", "+11.9% (helps)", "yes", "ours beyond the noise, the same way"],
+        ["rte", "mrpc", "+1.9% (helps)", "no", "ours beyond the noise, the other way"],
+        ["stsb", "rte", "-19.8% (hurts)", "–", "ours inside the noise: only our mean has a sign"],
+    ]
+    gain = np.mean([ACC(helped[s]) - ACC(alone[s]) for s in (1, 2, 3)])
+    base = np.mean([ACC(alone[s]) for s in (1, 2, 3)])
+    assert rows[0][3].startswith(f"{gain:+.2f} ({100 * gain / base:+.1f}%), seeds [") and rows[0][3].endswith(
+        ", helpful"
+    )
+    assert rows[1][3].endswith(", harmful") and rows[2][3].startswith("+0.00 (+0.0%)")
+    main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep"), "--resamples", "100"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    section = md.split("## Against TaskWeb (Kim et al. 2023)")[1].split("\n## ")[0]
+    assert "RoBERTa-base, sequential transfer" in section and "| rte | mrpc | +1.9% (helps) |" in section
+
+
 def test_transfer_grid_comes_from_the_task_set():
     from auxrun.hydra_setup import pool_label, transfer_grid
 

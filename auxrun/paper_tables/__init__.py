@@ -5,6 +5,10 @@ e.g. ``{method.name: gradts_fg}`` or ``{primary: rte}``), ``cells`` (the printed
 row in column order) and ``measures`` (per primary, what each number of an ``a/b`` cell is: a metric,
 or ``split/metric`` where the split differs from the table's). ``entries()`` turns a table into one
 record per number, which is what the report puts beside ours.
+
+Files named ``*_transfer.yaml`` are not tables but pairwise transfer results from other work (a target,
+a source and the relative change the source brought): ``load_transfer`` reads them, and the report sets
+their signs beside the gains of an ``experiment=transfer_truth`` measurement (``transfer_references``).
 """
 
 from __future__ import annotations
@@ -72,8 +76,12 @@ class PaperTable:
         return out
 
 
+TRANSFER_SUFFIX = "_transfer"  # pairwise transfer results, not a printed table
+
+
 def available() -> list[str]:
-    return sorted(p.stem for p in TABLES_DIR.glob("*.yaml"))
+    """The paper tables (``--experiment NAME``)."""
+    return sorted(p.stem for p in TABLES_DIR.glob("*.yaml") if not p.stem.endswith(TRANSFER_SUFFIX))
 
 
 def load(name: str) -> PaperTable:
@@ -90,3 +98,38 @@ def load(name: str) -> PaperTable:
     if len(table.cells) != len(table.rows) or any(len(r) != len(table.columns) for r in table.cells):
         raise ConfigError(f"{path}: cells must be {len(table.rows)} rows x {len(table.columns)} columns")
     return table
+
+
+@dataclass
+class TransferPair:
+    target: str  # auxrun's task names
+    source: str
+    change_pct: float  # their relative change of the target's score, source against target alone
+    note: str = ""
+
+
+@dataclass
+class TransferReference:
+    name: str
+    paper: str
+    setting: str
+    measure: str
+    pairs: list[TransferPair]
+
+
+def transfer_references() -> list[str]:
+    return sorted(p.stem for p in TABLES_DIR.glob(f"*{TRANSFER_SUFFIX}.yaml"))
+
+
+def load_transfer(name: str) -> TransferReference:
+    """One ``*_transfer.yaml``: its pairs with the task names mapped to auxrun's (``tasks``)."""
+    path = TABLES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no transfer reference '{name}'; available: {transfer_references()}")
+    d = yaml.safe_load(path.read_text())
+    names = d.get("tasks") or {}
+    pairs = []
+    for p in d["pairs"]:
+        target, source = names.get(p["target"], p["target"]), names.get(p["source"], p["source"])
+        pairs.append(TransferPair(target, source, float(p["change_pct"]), p.get("note", "")))
+    return TransferReference(d["name"], d["paper"], d["setting"], d["measure"], pairs)

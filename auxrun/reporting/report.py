@@ -8,11 +8,17 @@ reviewer can check.
   a gain inside either interval's noise is marked so.
 - Sweep points without results.json are listed, with the last error their log shows.
 - ``--experiment NAME`` lays the paper's table out as printed, paper | ours (difference).
+- Under an ``experiment=transfer_truth`` measurement: the truth table and its heatmap, other work's
+  transfer signs beside ours (auxrun/paper_tables/*_transfer.yaml) and every selector scored against
+  it (auxrun/reporting/truth.py).
 - ``--out DIR`` writes report.md (every table below and the figures), runs.csv, cells.csv and
-  figures/: the score-versus-cost frontier, selection matrices, score against N, and each run's
-  own figures.
+  figures/: the score-versus-cost frontier, selection matrices, score against N, the measured
+  transfer, and each run's own figures. ``--out PAGE.md`` writes the page itself at PAGE.md and the
+  rest into the folder beside it named after it (docs/results/glue6.md, docs/results/glue6/), the
+  page's links relative to it, as a documentation site wants.
 
     auxrun-report multirun/2026-11-22/10-00-00_gradts_table2 --experiment gradts_table2 --out report/
+    auxrun-report multirun/transfer_truth/glue6_minilm_l6 --out docs/results/glue6.md
     auxrun-report outputs/ --format md|csv|latex
 """
 
@@ -197,7 +203,7 @@ def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
         rows.append(
             [
                 str(r.path.relative_to(root)) if r.path != root else ".",
-                "finished" if r.results is not None else "unfinished",
+                r.status,
                 *(_val(r.config.get(k)) for k in vary),
                 r.primary,
                 r.method,
@@ -411,9 +417,12 @@ def paper_section(experiment: str | None, cells: list[Cell], fmt: str, explicit:
     return intro + note + "\n\n" + render(header, rows, fmt)
 
 
-def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
-    """The measured-transfer truth table and the selectors scored against it, when truth runs exist."""
-    from auxrun.reporting.truth import selector_table, truth_gains, truth_table
+def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: str) -> list[str]:
+    """The measured-transfer truth table with its heatmap, other work's transfer beside it, and the
+    selectors scored against it, when truth runs exist. ``link``: figs as the page links it."""
+    from auxrun import paper_tables
+    from auxrun.reporting.report_figures import transfer_heatmap_figure
+    from auxrun.reporting.truth import heatmaps, reference_table, selector_table, truth_gains, truth_table
 
     truth = truth_gains(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
     if not truth:
@@ -427,7 +436,32 @@ def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
         "`planted`: the pool's own roles, where it has them.",
         "",
         render(*truth_table(truth, planted), "md"),
+        "The same as a heatmap: colour is the gain (in the primary's metric points), each cell the gain "
+        "and the span of its two 95% intervals (bootstrap and seeds); ▲ with a solid frame: helpful, "
+        "▼ with a dashed frame: harmful; `all N`: the primary with every other task at once.",
+        "",
     ]
+    for (task_set, backbone), matrix in heatmaps(truth).items():
+        fig = transfer_heatmap_figure(
+            matrix,
+            f"measured transfer on {task_set} ({backbone})",
+            figs / f"transfer_{task_set}_{backbone}.png",
+        )
+        md += [f"![measured transfer, {task_set} {backbone}]({link}/{fig.name})", ""]
+    for name in paper_tables.transfer_references():
+        ref = paper_tables.load_transfer(name)
+        rheader, rrows = reference_table(truth, ref)
+        if not rrows:
+            continue
+        md += [
+            f"## Against {ref.paper}",
+            "",
+            f"Their pairwise transfer where we measured the same pair ({ref.setting}; {ref.measure}; "
+            f"auxrun/paper_tables/{name}.yaml) beside ours (joint training, the gain above, relative to "
+            "the primary alone in brackets). Settings differ, so only the signs are compared.",
+            "",
+            render(rheader, rrows, "md"),
+        ]
     sheader, srows = selector_table(runs, truth, args.resamples, args.bootstrap_seed)
     if srows:
         md += [
@@ -443,33 +477,30 @@ def truth_sections(runs: list[Run], cells: list[Cell], args) -> list[str]:
     return md
 
 
-def provenance_lines(finished: list[Run], args) -> list[str]:
-    """Who wrote this page and from what: the report's command, commit, machine and date; the sweep
-    commands and machines behind the runs; their summed wall time."""
+def provenance_lines(runs: list[Run], args) -> list[str]:
+    """Who wrote this page and from what: the report's command, commit, machine and date; every
+    sweep command behind the runs with its run count and wall time (auxrun/reporting/sweeps.py); the
+    runs' commits and devices."""
     import datetime
     import platform
     import shlex
 
     from auxrun.provenance import git_commit
+    from auxrun.reporting.sweeps import sweeps_table
 
     argv = getattr(args, "argv", None) or [str(args.root)]
-    prov = [(r.results or {}).get("provenance") or {} for r in finished]
-    sweeps = sorted({_sweep_command(r) for r in finished} - {None})
+    prov = [(r.results or {}).get("provenance") or {} for r in runs]
     devices = sorted({str(p.get("device")) for p in prov if p.get("device")})
     commits = sorted({str(p.get("git_commit")) for p in prov if p.get("git_commit")})
-    wall = sum(
-        float(v.get("wall_s") or 0)
-        for r in finished
-        for k, v in ((r.results or {}).get("cost") or {}).items()
-        if isinstance(v, dict) and "/" not in k
-    )
+    wall = sum(r.wall_s() for r in runs)
     lines = [
         f"Written by `{shlex.join(['auxrun-report', *argv])}` at commit {git_commit() or 'unknown'} on "
         f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
     ]
-    if sweeps:
-        lines += ["", "The runs came from:", "", *(f"    {c}" for c in sweeps)]
+    sheader, srows = sweeps_table(runs, args.root)
+    if srows:
+        lines += ["", "The runs came from:", "", render(sheader, srows, "md").rstrip("\n")]
     lines += [
         "",
         f"Runs' commits: {', '.join(commits) or 'unknown'}; devices: {', '.join(devices) or 'unknown'}; "
@@ -478,26 +509,12 @@ def provenance_lines(finished: list[Run], args) -> list[str]:
     return lines
 
 
-def _sweep_command(run: Run) -> str | None:
-    """The ``auxrun -m ...`` command of the sweep a run belongs to (its multirun.yaml), else its own."""
-    import shlex
-
-    sweep_file = run.path.parent / "multirun.yaml"
-    if sweep_file.is_file():
-        try:
-            import yaml
-
-            task = (
-                (yaml.safe_load(sweep_file.read_text()) or {})
-                .get("hydra", {})
-                .get("overrides", {})
-                .get("task")
-            )
-            if task:
-                return shlex.join(["auxrun", "-m", *task])
-        except (OSError, ValueError, yaml.YAMLError, AttributeError):
-            pass
-    return ((run.results or {}).get("provenance") or {}).get("command")
+def report_paths(out: Path) -> tuple[Path, Path]:
+    """(the page, the folder of its figures and tables): ``--out DIR`` gives DIR/report.md and DIR;
+    ``--out PAGE.md`` gives PAGE.md and the folder beside it named after it (glue6.md, glue6/)."""
+    if out.suffix == ".md":
+        return out, out.with_suffix("")
+    return out / "report.md", out
 
 
 def write_report(data: dict[str, Any], args) -> Path:
@@ -506,16 +523,19 @@ def write_report(data: dict[str, Any], args) -> Path:
     from auxrun.reporting.report_figures import cost_frontier_figure
     from auxrun.reporting.weight_drift import drift_table
 
-    out: Path = args.out
+    page, out = report_paths(args.out)
     figs = out / "figures"
+    link = (out / "figures").relative_to(page.parent).as_posix()  # figures/ as the page links it
     runs, keys, cells = data["runs"], data["keys"], data["cells"]
     finished = [r for r in runs if r.results is not None]
+    selected = [r for r in runs if r.selection_only]
+    only = f"{len(selected)} selection only (stage=select), " if selected else ""
     md = [
         f"# auxrun report: {args.root}",
         "",
-        *provenance_lines(finished, args),
+        *provenance_lines(runs, args),
         "",
-        f"{len(finished)} finished runs, {len(runs) - len(finished)} unfinished, {len(cells)} cells "
+        f"{len(finished)} finished runs, {only}{len(runs) - len(finished) - len(selected)} unfinished, {len(cells)} cells "
         f"(split `{args.split}`, the primary's main metric). Cells group runs whose resolved config "
         f"differs only in the seed; keys that vary here: {', '.join(f'`{k}`' for k in varying_keys(finished)) or 'none'}.",
         "",
@@ -565,7 +585,7 @@ def write_report(data: dict[str, Any], args) -> Path:
             "",
             render(drift_header, drift_rows, "md"),
         ]
-    md += truth_sections(runs, cells, args)
+    md += truth_sections(runs, cells, args, figs, link)
     cheader, crows, panels = cost_table(keys, cells)
     if crows:
         fig = cost_frontier_figure(
@@ -578,7 +598,7 @@ def write_report(data: dict[str, Any], args) -> Path:
             "method beats on both.",
             "",
             render(cheader, crows, "md"),
-            f"![cost frontier](figures/{fig.name})",
+            f"![cost frontier]({link}/{fig.name})",
             "",
         ]
     matrices = selection_matrices(runs, figs)
@@ -589,13 +609,13 @@ def write_report(data: dict[str, Any], args) -> Path:
             "Shading: share of seeds that selected the candidate; text: the method's score.",
             "",
         ]
-        md += [f"![{p.stem}](figures/{p.name})" for p in matrices] + [""]
+        md += [f"![{p.stem}]({link}/{p.name})" for p in matrices] + [""]
     curve = score_vs_n(cells, figs)
     if curve:
         md += [
             "## Score against the number of sampled auxiliary examples",
             "",
-            f"![score vs N](figures/{curve.name})",
+            f"![score vs N]({link}/{curve.name})",
             "",
         ]
     uheader, urows = unfinished_table(runs, args.root)
@@ -604,7 +624,8 @@ def write_report(data: dict[str, Any], args) -> Path:
     run_figs = collect_run_figures(runs, args.root, figs)
     if run_figs:
         md += ["## Each run's figures", ""]
-        md += [f"- [{p.parent.name}/{p.name}]({p.relative_to(out)})" for p in run_figs] + [""]
+        links = [(p, p.relative_to(page.parent).as_posix()) for p in run_figs]
+        md += [f"- [{p.parent.name}/{p.name}]({link})" for p, link in links] + [""]
     write_csv(out / "runs.csv", *runs_rows(runs, args.root))
     write_csv(out / "cells.csv", *cells_rows(keys, cells))
     ext = {"md": "md", "csv": "csv", "latex": "tex"}[args.format]
@@ -614,8 +635,8 @@ def write_report(data: dict[str, Any], args) -> Path:
         write_text_atomic(
             out / f"paper_table.{ext}", table_fmt.split("\n\n")[-1] if args.format != "md" else table_fmt
         )
-    write_text_atomic(out / "report.md", "\n".join(md) + "\n")
-    return out / "report.md"
+    write_text_atomic(page, "\n".join(md) + "\n")
+    return page
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -624,7 +645,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--format", choices=["md", "csv", "latex"], default="md")
     ap.add_argument("--experiment", help="lay out this paper table (auxrun/paper_tables/NAME.yaml)")
-    ap.add_argument("--out", type=Path, help="write report.md, runs.csv, cells.csv and figures/ here")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        help="a folder: write report.md, runs.csv, cells.csv and figures/ there; a PAGE.md: write the "
+        "page there and the rest into the folder PAGE/ beside it",
+    )
     ap.add_argument("--resamples", type=int, default=1000, help="paired-bootstrap resamples")
     ap.add_argument("--bootstrap-seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -634,7 +660,9 @@ def main(argv: list[str] | None = None) -> None:
     data = build(args)
     if args.out:
         path = write_report(data, args)
-        print(f"auxrun-report: wrote {path}, runs.csv, cells.csv and figures/ in {args.out}")
+        print(
+            f"auxrun-report: wrote {path}, and runs.csv, cells.csv and figures/ in {report_paths(args.out)[1]}"
+        )
         return
     sys.stdout.write(render(*main_table(data["keys"], data["cells"]), args.format))
     paper = paper_section(data["experiment"], data["cells"], args.format, args.experiment is not None)

@@ -1,6 +1,6 @@
 """The report's own figures: the score-versus-cost frontier, the selection matrix (GradTS Figures
-1-2) and score against the number of sampled auxiliary examples (FastMTL Figures 3-5). PNGs through
-matplotlib's Agg backend."""
+1-2), score against the number of sampled auxiliary examples (FastMTL Figures 3-5) and the measured
+transfer as a primary x auxiliary heatmap. PNGs through matplotlib's Agg backend."""
 
 from __future__ import annotations
 
@@ -107,5 +107,60 @@ def score_vs_n_figure(panels: dict[str, dict[str, Any]], path: Path) -> Path:
         ax.set_xlabel("N sampled auxiliary examples")
         ax.set_ylabel(f"{primary} dev {panel['metric']}")
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure_atomic(fig, path)
+
+
+MARKS = {"helpful": "\u25b2", "harmful": "\u25bc"}  # the label's mark after the gain: up, down triangles
+
+
+def transfer_heatmap_figure(matrix: dict[str, Any], title: str, path: Path) -> Path:
+    """Primary x auxiliary (and ``all N``): colour is the gain over the primary alone (one diverging
+    scale, centred on 0, in the primaries' own metric points), each cell its gain and the span of its
+    95% intervals; helpful cells framed solid and marked with an up triangle, harmful ones framed
+    dashed with a down triangle; grey where the pair was not measured (the primary's own column)."""
+    from matplotlib.patches import Rectangle
+
+    plt = _pyplot()
+    rows, columns, gain = matrix["rows"], matrix["columns"], matrix["gain"]
+    low, high, label = matrix["low"], matrix["high"], matrix["label"]
+    fig, ax = plt.subplots(figsize=(2.2 + 1.15 * len(columns), 1.4 + 0.7 * len(rows)))
+    bound = float(np.nanmax(np.abs(gain))) if np.isfinite(gain).any() else 1.0
+    bound = bound or 1.0
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#e8e8e8")
+    im = ax.imshow(np.ma.masked_invalid(gain), cmap=cmap, vmin=-bound, vmax=bound, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, fontsize=8)
+    ax.set_yticks(
+        range(len(rows)), [f"{r} ({m})" if m else r for r, m in zip(rows, matrix["metrics"])], fontsize=8
+    )
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            g = gain[i, j]
+            if np.isnan(g):
+                ax.text(j, i, "-", ha="center", va="center", fontsize=8, color="grey")
+                continue
+            text = f"{g:+.2f}{MARKS.get(label[i][j], '')}"
+            if not np.isnan(low[i, j]):
+                text += f"\n[{low[i, j]:.1f}, {high[i, j]:.1f}]"
+            dark = abs(g) > 0.6 * bound
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+            if label[i][j] in MARKS:
+                ax.add_patch(
+                    Rectangle(
+                        (j - 0.47, i - 0.45),
+                        0.94,
+                        0.9,
+                        fill=False,
+                        lw=1.8,
+                        edgecolor="black",
+                        ls="-" if label[i][j] == "helpful" else "--",
+                    )
+                )
+    if columns and columns[-1].startswith("all"):
+        ax.axvline(len(columns) - 1.5, color="black", lw=1)
+    ax.set_xlabel("auxiliary trained with the primary")
+    ax.set_ylabel("primary (metric)")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, label="gain over the primary alone (points)")
     fig.tight_layout()
     return save_figure_atomic(fig, path)

@@ -21,6 +21,12 @@ from auxrun.methods.registry import decides_while_training
 # Keys that say where or how a run was launched, not what it computed (compare: baselines trained
 # after the run, which leave its own scores alone): they never split a cell.
 NOT_GROUPING = {"seed", "resume", "quiet", "cache_dir", "stage", "selection", "compare"}
+# Keys that only choose sweep points: task_set.primaries picks the primary where none is given
+# (auxrun.validate) and the points of experiment=transfer_truth and transfer_selectors, as
+# task_set.transfer_tasks picks transfer_truth's pools; once a run's config holds its primary and its
+# tasks they change nothing it computes. Two sweeps that split the primaries between them
+# ('task_set.primaries=[cola,mrpc,rte]', then the rest) give one table, not two.
+SWEEP_CHOOSING = {"task_set.primaries", "task_set.transfer_tasks"}
 
 
 @dataclass
@@ -58,18 +64,42 @@ class Run:
         value = (self.results or {}).get("best", {}).get(split, {}).get(metric)
         return None if value is None else float(value)
 
+    @property
+    def selection_only(self) -> bool:
+        """A ``stage=select`` run that wrote its selection.json: done, with nothing trained."""
+        return self.results is None and self.selection is not None and self.config.get("stage") == "select"
+
+    @property
+    def status(self) -> str:
+        if self.results is not None:
+            return "finished"
+        return "selection only" if self.selection_only else "unfinished"
+
     def task_scores(self) -> dict[str, float]:
-        """The method's score per candidate, higher = more useful: ``selection.json`` ``scores``, which
-        every selector writes (GradTS's taus, AUTOSEM's utilities, FastMTL's mean discriminator
-        score, ...); for a method that decides while training (avil, diw), its final task weights
-        (results.json ``task_weights``). Empty for a baseline, or a run that has not got that far."""
+        """The method's score per candidate, higher = more useful, from one of two places:
+
+        - ``selection.json`` ``scores``: every selector writes them at selection time (GradTS's taus,
+          AUTOSEM's utilities, FastMTL's mean discriminator score, TextEmb's cosines, ...);
+        - results.json ``task_weights`` for a method that decides while training (avil, diw): its
+          selection.json holds no scores, and its final task weights are its answer, so a
+          ``stage=select`` run of it has none yet.
+
+        Only candidates count; empty for a baseline or a run that has not got that far."""
         sel = self.selection or {}
-        candidates = list(sel.get("candidates") or [])
+        candidates = set(sel.get("candidates") or [])
         if decides_while_training(self.method):
             source = (self.results or {}).get("task_weights") or {}
         else:
-            source = sel.get("scores") or _scores_before_sampling_wrote_them(sel)
+            source = sel.get("scores") or {}
         return {t: float(v) for t, v in source.items() if t in candidates and v is not None}
+
+    def wall_s(self) -> float:
+        """Wall seconds of every top-level stage of the run's ledger (data, selection, training,
+        baselines): what the run cost the machine."""
+        cost = (self.results or {}).get("cost") or (self.selection or {}).get("cost") or {}
+        return float(
+            sum(v.get("wall_s") or 0 for k, v in cost.items() if isinstance(v, dict) and "/" not in k)
+        )
 
     def cost(self, what: str = "examples_backward") -> float:
         """Selection plus training (and any later top-level stage, e.g. fine-tuning), from the ledger;
@@ -88,15 +118,6 @@ class Run:
         if saved is None:  # cut short: the report goes on without it, and says so in one line
             print(f"auxrun-report: {path} is damaged (not JSON); read as absent", file=sys.stderr)
         return saved
-
-
-def _scores_before_sampling_wrote_them(sel: dict[str, Any]) -> dict[str, float]:
-    """Run folders written before fastmtl and random_sampling wrote ``scores``: fastmtl's
-    ``mean_score``, else (random_sampling) each candidate's kept share of its examples."""
-    if sel.get("mean_score"):
-        return sel["mean_score"]
-    inst = sel.get("instances") or {}
-    return {t: v["kept"] / v["total"] for t, v in inst.items() if v.get("total") and t != sel.get("primary")}
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -197,7 +218,7 @@ def collect(root: Path) -> list[Run]:
             config["primary"] = res.get("primary")
         sel = folder / "selection.json"
         run.selection = _read_json(sel) if sel.is_file() else None
-        if res is None and config.get("stage") == "select" and run.selection is not None:
+        if run.selection_only:
             run.reason = "selection only (stage=select)"
         elif res is None:
             run.reason = failure_reason(folder) or (
@@ -208,10 +229,14 @@ def collect(root: Path) -> list[Run]:
 
 
 def varying_keys(runs: list[Run]) -> list[str]:
-    """Config keys whose value differs between runs (seed and launch keys excepted). A ``method.*``
-    key counts only when it differs between runs of the same method, since methods have their own."""
+    """Config keys whose value differs between runs (seed and launch keys excepted, and the keys that
+    only choose sweep points where every run holds its primary). A ``method.*`` key counts only when
+    it differs between runs of the same method, since methods have their own."""
     out = []
-    all_keys = sorted({k for r in runs for k in r.config} - NOT_GROUPING - {"method.name"})
+    ignored = NOT_GROUPING | {"method.name"}
+    if all(r.config.get("primary") is not None for r in runs):
+        ignored |= SWEEP_CHOOSING
+    all_keys = sorted({k for r in runs for k in r.config} - ignored)
     for k in all_keys:
         if k.startswith("method."):
             by_method: dict[str, set] = {}

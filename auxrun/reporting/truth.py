@@ -8,11 +8,15 @@ difference, with the paired bootstrap over dev examples and, with 3+ seeds, the 
 otherwise neutral.
 
 A selection run on the same primary (and task set and backbone) is then scored: Spearman and Kendall
-between the method's task scores (``Run.task_scores``: selection.json ``scores``, else the final task
-weights, else FastMTL's kept share of each task; read as higher = more useful) and the
+between the method's task scores (``Run.task_scores``: selection.json ``scores``, or for a method that
+decides while training its final task weights; read as higher = more useful) and the
 mean gains over the candidates that have both; precision and recall of the selected set against the
 helpful set; and, where nothing is helpful, whether it selected nothing. The cost column sets the
 method's selection + training cost beside what the whole measurement for that primary cost.
+
+``heatmaps`` lays the gains out as primary x auxiliary matrices (one per task set and backbone) for
+the report's figure, and ``reference_table`` sets the signs of other work's pairwise transfer
+(auxrun/paper_tables/*_transfer.yaml) beside ours.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import numpy as np
 from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
-from auxrun.reporting.cells import Cell, compare
+from auxrun.paper_tables import TransferReference
+from auxrun.reporting.cells import Cell, Comparison, compare
 from auxrun.reporting.runs import Run
 
 
@@ -123,6 +128,106 @@ def truth_table(
     return header, rows
 
 
+def span(comp: Comparison) -> tuple[float, float] | None:
+    """From the lower of the two 95% intervals' lows to the higher of their highs (the paired bootstrap
+    over dev examples, the t-interval over seeds): a gain is labelled only where both exclude 0, which
+    is where this span does."""
+    ends = [(comp.ci_low, comp.ci_high)] if comp.ci_low is not None else []
+    ends += [comp.seed_ci] if comp.seed_ci else []
+    if not ends:
+        return None
+    return min(lo for lo, _ in ends), max(hi for _, hi in ends)
+
+
+def heatmaps(truth: dict[tuple, dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """{(task_set, backbone): {"rows", "columns", "metrics", "gain", "low", "high", "label"}}: a
+    primary x auxiliary matrix of the gains per measurement (NaN where a pair was not measured, the
+    primary's own column included), with an ``all N`` column where the primary was trained with
+    every other task at once."""
+    by_setting: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for (task_set, backbone, primary), t in truth.items():
+        by_setting[(str(task_set), str(backbone))][primary] = t
+    out = {}
+    for setting, per_primary in sorted(by_setting.items()):
+        rows = sorted(per_primary)
+        columns = sorted(set(rows) | {a for t in per_primary.values() for a in t["aux"]})
+        sizes = sorted({len(t["all"]["tasks"]) - 1 for t in per_primary.values() if "all" in t})
+        if sizes:
+            columns.append(f"all {sizes[0]}" if len(sizes) == 1 else "all")
+        shape = (len(rows), len(columns))
+        gain, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        label = [[""] * len(columns) for _ in rows]
+        for i, primary in enumerate(rows):
+            t = per_primary[primary]
+            entries = dict(t["aux"])
+            if "all" in t:
+                entries[columns[-1]] = t["all"]
+            for j, column in enumerate(columns):
+                if column not in entries:
+                    continue
+                comp = entries[column]["comparison"]
+                gain[i, j] = comp.diff
+                low[i, j], high[i, j] = span(comp) or (np.nan, np.nan)
+                label[i][j] = entries[column]["label"]
+        metrics = [per_primary[p]["alone"].metric or "" for p in rows]
+        out[setting] = {
+            "rows": rows,
+            "columns": columns,
+            "metrics": metrics,
+            "gain": gain,
+            "low": low,
+            "high": high,
+            "label": label,
+        }
+    return out
+
+
+def reference_table(
+    truth: dict[tuple, dict[str, Any]], reference: TransferReference
+) -> tuple[list[str], list[list[str]]]:
+    """A row per pair of the reference that the truth measured (target = our primary, source = our
+    auxiliary): their relative change and its sign beside our gain (in the primary's metric and
+    relative to the primary alone), our seed interval and label, and whether the signs agree."""
+    header = [
+        "target",
+        "source",
+        "theirs",
+        "ours (gain, relative, 95% CI over seeds, label)",
+        "signs agree",
+        "note",
+    ]
+    settings = {(k[0], k[1]) for k in truth}
+    rows = []
+    for pair in reference.pairs:
+        for (task_set, backbone, primary), t in sorted(truth.items(), key=lambda kv: tuple(map(str, kv[0]))):
+            if primary != pair.target or pair.source not in t["aux"]:
+                continue
+            g = t["aux"][pair.source]
+            comp = g["comparison"]
+            base = t["alone"].mean
+            relative = f" ({100 * comp.diff / base:+.1f}%)" if base and base > 0 else ""  # as theirs
+            seeds = f", seeds [{comp.seed_ci[0]:.2f}, {comp.seed_ci[1]:.2f}]" if comp.seed_ci else ""
+            ours = f"{comp.diff:+.2f}{relative}{seeds}, {g['label']}"
+            way = "helps" if pair.change_pct > 0 else "hurts" if pair.change_pct < 0 else "no change"
+            theirs = f"{pair.change_pct:+.1f}% ({way})"
+            if comp.diff == 0 or pair.change_pct == 0:
+                agree = "–"
+            else:
+                agree = "yes" if (comp.diff > 0) == (pair.change_pct > 0) else "no"
+            if g["label"] == "neutral":
+                note = "ours inside the noise: only our mean has a sign"
+            elif agree == "yes":
+                note = "ours beyond the noise, the same way"
+            else:
+                note = "ours beyond the noise, the other way"
+            if len(settings) > 1:
+                note = f"ours on {task_set} / {backbone}; {note}"
+            if pair.note:
+                note += f"; {pair.note}"
+            rows.append([pair.target, pair.source, theirs, ours, agree, note])
+    return header, rows
+
+
 def score_selection(run: Run, truth: dict[str, Any]) -> dict[str, Any] | None:
     """One selection run against its primary's truth; None without a selection or shared candidates."""
     sel = run.selection
@@ -153,9 +258,7 @@ def selector_records(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> dic
     """{method: [(record, measurement cost, run)]} for every selection run on a primary with a truth."""
     by_method: dict[str, list[tuple[dict[str, Any], float, Run]]] = defaultdict(list)
     for r in runs:
-        if r.method in ("no_sel", "single_task") or _key(r) not in truth:
-            continue
-        if len(_pool(r)) <= 2:  # a truth run itself
+        if r.method in ("no_sel", "single_task") or _key(r) not in truth:  # the truth runs among them
             continue
         rec = score_selection(r, truth[_key(r)])
         if rec is not None:
