@@ -124,3 +124,19 @@ def test_logme_end_to_end_shares_gradts_fine_tuning(tmp_path):
     run_auxrun(["method=logme", "method.warmup_epochs=1", *pool], tmp_path / "again")
     again = json.loads((tmp_path / "again" / "selection.json").read_text())
     assert set(again["finetune_cache"].values()) == {"hit"} and again["scores"] == sel["scores"]
+    # a hit is not free on an empty cache: the ledger carries what each reused fine-tuning cost when
+    # it was computed, so the first run's back-propagations equal the rerun's reused ones, task by task
+    for task in ("toy_rating", "toy_noise"):
+        first, rerun = (
+            sel["cost"][f"select/head_importance/{task}"],
+            again["cost"][f"select/head_importance/{task}"],
+        )
+        assert first["examples_backward"] > 0 and first["examples_backward_reused"] == 0
+        assert (
+            rerun["examples_backward"] == 0
+            and rerun["examples_backward_reused"] == first["examples_backward"]
+        )
+        gradts = json.loads((tmp_path / "gradts" / "selection.json").read_text())["cost"]
+        assert (
+            gradts[f"select/head_importance/{task}"]["examples_backward_reused"] == first["examples_backward"]
+        )

@@ -137,6 +137,43 @@ def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):
     )
 
 
+def test_second_selectors_from_one_run_get_rows_of_their_own(tmp_path):
+    """TAG's gradient cosine and the trial rule a run did not apply are read from the same
+    selection.json as selectors of their own, with the run's cost."""
+    alone = {1: flip(10, 0), 2: flip(10, 5), 3: flip(10, 10)}
+    helped = {1: flip(1), 2: flip(0), 3: flip(2)}
+    truth_runs(
+        tmp_path, "a", {(): alone, ("r",): helped, ("u",): alone, ("n",): {s: flip(20) for s in (1, 2, 3)}}
+    )
+    make_run(tmp_path / "tag", "tag", 1, 90.0, selected=["n"], scores={"r": 0.1, "u": 0.2, "n": 0.3})
+    sel = json.loads((tmp_path / "tag" / "selection.json").read_text())
+    sel.update(scores_cosine={"r": 0.9, "u": 0.5, "n": 0.1}, scores_cosine_selected=["r"])
+    (tmp_path / "tag" / "selection.json").write_text(json.dumps(sel))
+    make_run(
+        tmp_path / "trial", "gradts_trial", 1, 90.0, selected=["r", "u"], scores={"r": 3, "u": 2, "n": 1}
+    )
+    sel = json.loads((tmp_path / "trial" / "selection.json").read_text())
+    sel.update(trial_rule="paper", trial_selection_by_rule={"paper": ["r", "u"], "significant": ["r"]})
+    (tmp_path / "trial" / "selection.json").write_text(json.dumps(sel))
+    res = json.loads((tmp_path / "trial" / "results.json").read_text())
+    res["cost"]["select"]["examples_backward_reused"] = 500  # a cached fine-tuning counts at its cost
+    (tmp_path / "trial" / "results.json").write_text(json.dumps(res))
+    main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "100"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")
+        for line in md.split("## Selectors against the measured transfer")[1].split("\n## ")[0].splitlines()
+        if line.startswith("| ") and not line.startswith(("| method", "| -"))
+    }
+    assert set(rows) == {"tag", "tag (cosine)", "gradts_trial", "gradts_trial (significant)"}
+    assert rows["tag"][2] == "-1.00 (1)" and rows["tag (cosine)"][2] == "1.00 (1)"
+    assert rows["tag"][6] == "0.00 (1)" and rows["tag (cosine)"][6] == "1.00 (1)"  # precision
+    assert rows["gradts_trial"][6] == "0.50 (1)" and rows["gradts_trial (significant)"][6] == "1.00 (1)"
+    assert rows["gradts_trial (significant)"][2] == rows["gradts_trial"][2] == "1.00 (1)"  # same scores
+    assert rows["tag (cosine)"][9] == rows["tag"][9] == "3000"  # same run, same cost
+    assert rows["gradts_trial"][9] == rows["gradts_trial (significant)"][9] == "3500"
+
+
 def _truth(root, resamples=100):
     from auxrun.reporting.cells import make_cells
     from auxrun.reporting.runs import collect

@@ -74,6 +74,15 @@ ALGORITHM = "abs-gate-grad/eval-mode/v1"  # bump when the computation changes: o
 KIND_ENCODER = "finetuned_encoder"
 
 
+def _probe_backward(art: dict[str, Any], warmup_epochs: int) -> int:
+    """Back-propagations that computing a cached entry took: recorded in it, or for an entry written
+    before they were, the probe's warm-up epochs over the task's training set plus its gradient pass
+    over the same examples (``n``)."""
+    if "examples_backward" in art:
+        return int(art["examples_backward"])
+    return (warmup_epochs + 1) * int(art.get("n", 0))
+
+
 @dataclass
 class GradTSConfig(MethodConfig):
     name: str = "gradts"
@@ -191,6 +200,8 @@ class GradTSBase(Method):
                 self.cache.path(KIND, key).unlink(missing_ok=True)  # the pair is published together
                 self._compute(task, key, inputs)
                 art = self.cache.load(KIND, key)  # what is on disk, also for the job that wrote it
+            if status == "hit":  # what computing it cost, so the cost on an empty cache can be told
+                ledger.count(backward_reused=_probe_backward(art, self.cfg.warmup_epochs))
             ledger.note(
                 "select/head_importance",
                 f"{task}: {'reused' if status == 'hit' else 'computed'} (cache key {key[:16]})",
@@ -209,6 +220,8 @@ class GradTSBase(Method):
     def _compute(self, task: str, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
         ctx = self.ctx
         pool = ctx.pool
+        stage = ctx.ledger.get(f"select/head_importance/{task}")  # open: the caller's stage
+        backward_before = stage.examples_backward
         probe = Selection(method=self.name, primary=task, candidates=[], selected_tasks=[])
         model = ctx.new_model(probe.training_tasks)  # kept: 3.1 reads its gradients after the warm-up
         trainer = ctx.new_trainer(
@@ -235,7 +248,12 @@ class GradTSBase(Method):
             device=trainer.device,
             on_batch=lambda n: ctx.ledger.count(forward=n, backward=n),
         )
-        art = {"mean": grads.mean, "n": grads.n_examples, "probe_select_dev": last}
+        art = {
+            "mean": grads.mean,
+            "n": grads.n_examples,
+            "probe_select_dev": last,
+            "examples_backward": stage.examples_backward - backward_before,  # a hit's saving
+        }
         encoder = {k: v.detach().cpu() for k, v in model.encoder.state_dict().items()}
         path = self.cache.save(KIND_ENCODER, key, encoder, inputs)  # first writer wins, as below
         ctx.ledger.count(bytes_written=path.stat().st_size)
@@ -252,14 +270,22 @@ class GradTSBase(Method):
         key = self.cache.key(KIND, inputs)
         state = self.cache.load(KIND_ENCODER, key)
         if state is not None:
+            self._count_reused(task, key)
             return state, "hit"
         with self.ctx.ledger.stage(f"select/head_importance/{task}"), self.cache.lock(KIND, key):
             state = self.cache.load(KIND_ENCODER, key)
             if state is not None:
+                self._count_reused(task, key)
                 return state, "hit"
             self.cache.path(KIND_ENCODER, key).unlink(missing_ok=True)
             self._compute(task, key, inputs)
         return self.cache.load(KIND_ENCODER, key), "miss"
+
+    def _count_reused(self, task: str, key: str) -> None:
+        """A reused fine-tuning: its back-propagations go to the ledger as saved by the cache."""
+        art = self.cache.load(KIND, key) or {}
+        with self.ctx.ledger.stage(f"select/head_importance/{task}"):
+            self.ctx.ledger.count(backward_reused=_probe_backward(art, self.cfg.warmup_epochs))
 
     def instance_matrices(self, imp: TaskImportance) -> np.ndarray:
         """[N, L, H] normalised per-instance matrices (3.3 Instance-level), from the cache."""

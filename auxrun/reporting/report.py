@@ -469,8 +469,9 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             "",
             "Rank correlation of each method's task scores with the measured gains, precision and recall of its "
             "selection against the helpful set, and whether it selected nothing where nothing helps; mean over "
-            "runs (how many in brackets). Cost: selection + training, and its ratio to the whole measurement "
-            "for that primary (all truth runs of one seed).",
+            "runs (how many in brackets). Cost: selection + training on an empty cache (a per-task fine-tuning "
+            "reused from the cache counts at what it cost), and its ratio to the whole measurement for that "
+            "primary (all truth runs of one seed).",
             "",
             render(sheader, srows, "md"),
         ]

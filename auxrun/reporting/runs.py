@@ -110,6 +110,12 @@ class Run:
         ]
         return float(sum(cost[s].get(what, 0) or 0 for s in stages))
 
+    def cold_cost(self) -> float:
+        """Back-propagated examples on an empty cache: ``cost()`` plus what the cache entries the
+        run reused took to compute (the ledger's ``examples_backward_reused``: GradTS's and LogME's
+        per-task fine-tuning, paid by whichever run computed it first)."""
+        return self.cost() + self.cost("examples_backward_reused")
+
     def predictions(self, split: str = "dev") -> dict[str, Any] | None:
         path = self.path / "predictions" / f"{self.primary}_{split}.json"
         if not path.is_file():

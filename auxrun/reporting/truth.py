@@ -21,6 +21,7 @@ the report's figure, and ``reference_table`` sets the signs of other work's pair
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -250,19 +251,48 @@ def score_selection(run: Run, truth: dict[str, Any]) -> dict[str, Any] | None:
     out["recall"] = len(selected & helpful) / len(helpful) if helpful else None
     out["nothing_helps"] = not helpful
     out["empty_correct"] = (not selected) if not helpful else None
-    out["cost"] = run.cost()
+    out["cost"] = run.cold_cost()  # on an empty cache: a reused fine-tuning is not free
     return out
 
 
+def selector_views(run: Run) -> list[tuple[str, Run]]:
+    """The selectors one run answers for: the method itself, plus the second selectors its
+    selection.json records from the same work (same cost), each as a row of its own:
+
+    - ``<method> (cosine)``: TAG's gradient cosine (``scores_cosine``, ``scores_cosine_selected``);
+    - ``<method> (significant)``: a rank-then-trial method run under ``trial_rule=paper`` records what
+      ``significant`` would have kept from the same trials (``trial_selection_by_rule``), and the
+      other way round (``<method> (paper)``)."""
+    views: list[tuple[str, Run]] = [(run.method, run)]
+    sel = run.selection or {}
+
+    def view(label: str, **changes: Any) -> None:
+        views.append((label, dataclasses.replace(run, selection={**sel, **changes})))
+
+    if isinstance(sel.get("scores_cosine"), dict) and sel["scores_cosine"]:
+        view(
+            f"{run.method} (cosine)",
+            scores=sel["scores_cosine"],
+            selected_tasks=list(sel.get("scores_cosine_selected") or []),
+        )
+    by_rule = sel.get("trial_selection_by_rule") or {}
+    for rule, kept in sorted(by_rule.items()):
+        if rule != sel.get("trial_rule") and isinstance(kept, list):
+            view(f"{run.method} ({rule})", selected_tasks=list(kept))
+    return views
+
+
 def selector_records(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> dict[str, list[tuple]]:
-    """{method: [(record, measurement cost, run)]} for every selection run on a primary with a truth."""
+    """{selector: [(record, measurement cost, run)]} for every selection run on a primary with a
+    truth; a run may answer for several selectors (``selector_views``)."""
     by_method: dict[str, list[tuple[dict[str, Any], float, Run]]] = defaultdict(list)
     for r in runs:
         if r.method in ("no_sel", "single_task") or _key(r) not in truth:  # the truth runs among them
             continue
-        rec = score_selection(r, truth[_key(r)])
-        if rec is not None:
-            by_method[r.method].append((rec, truth[_key(r)]["cost"], r))
+        for label, v in selector_views(r):
+            rec = score_selection(v, truth[_key(r)])
+            if rec is not None:
+                by_method[label].append((rec, truth[_key(r)]["cost"], v))
     return by_method
 
 

@@ -22,6 +22,9 @@ class StageCost:
     examples_backward: int = 0
     peak_mem_mb: float = 0.0
     bytes_written: int = 0  # checkpoints and cached artifacts written to disk
+    # Back-propagations a cache hit saved: what computing the reused entries cost when they were made
+    # (GradTS's and LogME's per-task fine-tuning). examples_backward + this = the cost on an empty cache.
+    examples_backward_reused: int = 0
 
 
 def _peak_mem_mb() -> float:
@@ -59,13 +62,17 @@ class CostLedger:
     def current(self) -> str:
         return self._active[-1] if self._active else "other"
 
-    def count(self, forward: int = 0, backward: int = 0, bytes_written: int = 0) -> None:
-        """Examples forwarded / back-propagated and bytes written, added to every open stage."""
+    def count(
+        self, forward: int = 0, backward: int = 0, bytes_written: int = 0, backward_reused: int = 0
+    ) -> None:
+        """Examples forwarded / back-propagated, bytes written and back-propagations a cache hit
+        saved, added to every open stage."""
         for name in self._active or ["other"]:
             cost = self.get(name)
             cost.examples_forward += forward
             cost.examples_backward += backward
             cost.bytes_written += bytes_written
+            cost.examples_backward_reused += backward_reused
 
     def note(self, stage: str, text: str) -> None:
         self.notes.setdefault(stage, []).append(text)
