@@ -174,6 +174,36 @@ def test_second_selectors_from_one_run_get_rows_of_their_own(tmp_path):
     assert rows["gradts_trial"][9] == rows["gradts_trial (significant)"][9] == "3500"
 
 
+def test_a_method_run_with_other_values_gets_its_own_row(tmp_path):
+    """Method keys that differ between a method's runs name its rows: gradts_trial (trial_seeds=1)
+    beside gradts_trial (trial_seeds=3)."""
+    alone = {1: flip(10, 0), 2: flip(10, 5), 3: flip(10, 10)}
+    truth_runs(
+        tmp_path, "a", {(): alone, ("r",): {s: flip(1) for s in (1, 2, 3)}, ("u",): alone, ("n",): alone}
+    )
+    for k, selected in ((1, ["r", "u"]), (3, ["r"])):
+        make_run(
+            tmp_path / f"k{k}",
+            "gradts_trial",
+            1,
+            90.0,
+            selected=selected,
+            scores={"r": 3, "u": 2, "n": 1},
+            extra_cfg={"trial_seeds": k, "warmup_epochs": 3},
+        )
+    main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "100"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    board = md.split("## Selectors against the measured transfer")[1].split("\n## ")[0]
+    rows = {
+        x.split(" | ")[0].lstrip("| "): x.split(" | ") for x in board.splitlines() if x.startswith("| gradts")
+    }
+    assert set(rows) == {"gradts_trial (trial_seeds=1)", "gradts_trial (trial_seeds=3)"}
+    assert (
+        rows["gradts_trial (trial_seeds=1)"][6] == "0.50 (1)"
+        and rows["gradts_trial (trial_seeds=3)"][6] == "1.00 (1)"
+    )
+
+
 def _truth(root, resamples=100):
     from auxrun.reporting.cells import make_cells
     from auxrun.reporting.runs import collect

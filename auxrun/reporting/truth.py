@@ -282,14 +282,31 @@ def selector_views(run: Run) -> list[tuple[str, Run]]:
     return views
 
 
+def _variant_labels(runs: list[Run]) -> dict[int, str]:
+    """{id(run): its method's name plus the method keys that differ between that method's runs}, e.g.
+    ``gradts_trial (trial_seeds=3)`` beside ``gradts_trial (trial_seeds=1)``: one row each."""
+    by_method: dict[str, list[Run]] = defaultdict(list)
+    for r in runs:
+        by_method[r.method].append(r)
+    labels: dict[int, str] = {}
+    for method, rs in by_method.items():
+        keys = sorted({k for r in rs for k in r.config if k.startswith("method.") and k != "method.name"})
+        varying = [k for k in keys if len({repr(r.config.get(k)) for r in rs}) > 1]
+        for r in rs:
+            extra = [f"{k.removeprefix('method.')}={r.config.get(k)}" for k in varying]
+            labels[id(r)] = method + (f" ({', '.join(extra)})" if extra else "")
+    return labels
+
+
 def selector_records(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> dict[str, list[tuple]]:
     """{selector: [(record, measurement cost, run)]} for every selection run on a primary with a
     truth; a run may answer for several selectors (``selector_views``)."""
     by_method: dict[str, list[tuple[dict[str, Any], float, Run]]] = defaultdict(list)
-    for r in runs:
-        if r.method in ("no_sel", "single_task") or _key(r) not in truth:  # the truth runs among them
-            continue
+    selectors = [r for r in runs if r.method not in ("no_sel", "single_task") and _key(r) in truth]
+    label_of = _variant_labels(selectors)
+    for r in selectors:
         for label, v in selector_views(r):
+            label = label.replace(r.method, label_of[id(r)], 1)
             rec = score_selection(v, truth[_key(r)])
             if rec is not None:
                 by_method[label].append((rec, truth[_key(r)]["cost"], v))
