@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,34 @@ def _hidden(option: str) -> bool:
 class SweepSummary(Callback):
     """After a sweep: how many points ran, how many failed, and each failed point's folder."""
 
+    started: float | None = None
+
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         LAST_SWEEP[:] = [Path(str(config.hydra.sweep.dir))]
+        self.started = time.time() - 2.0  # a margin for file times on a shared file system
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         from auxrun.job import ERROR_FILE
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        since = self.started or 0.0
+
+        def fresh(path: Path) -> bool:  # written by this sweep: a fixed sweep folder holds earlier ones
+            try:
+                return path.stat().st_mtime >= since
+            except OSError:
+                return False
+
         points = (  # a point whose job never started has no .hydra/, only the error.txt the driver wrote
-            sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir() or (p / ERROR_FILE).is_file())
+            sorted(
+                p
+                for p in sweep_dir.iterdir()
+                if fresh(p / ".hydra" / "overrides.yaml") or fresh(p / ERROR_FILE)
+            )
             if sweep_dir.is_dir()
             else []
         )
-        failed = [p for p in points if (p / ERROR_FILE).is_file()]
+        failed = [p for p in points if fresh(p / ERROR_FILE)]
         FAILED[:] = [str(p) for p in failed]
         if failed:
             print(f"auxrun: {len(failed)} of {len(points)} sweep points failed:", file=sys.stderr)

@@ -50,6 +50,19 @@ def test_a_failing_point_does_not_stop_the_sweep(tmp_path):
     assert lines[-1].startswith(f"  {bad}: primary='bogus'")
 
 
+def test_the_summary_counts_this_sweeps_points_only(tmp_path):
+    """A fixed sweep folder (experiment=transfer_truth, transfer_selectors) holds earlier sweeps'
+    points: the summary counts and names only the points this sweep ran, not an old failure."""
+    args = ["method=no_sel", "stage=inspect", "quiet=true", f"hydra.sweep.dir={tmp_path}"]
+    out, err = _auxrun(["-m", "primary=bogus", *args]).communicate(timeout=600)
+    assert "auxrun: 1 of 1 sweep points failed:" in err
+    p = _auxrun(["-m", "primary=toy_pair,toy_sentiment", *args, "hydra.sweep.subdir=${primary}"])
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-2000:]
+    assert err.strip().splitlines()[-1] == f"auxrun: all 2 sweep points finished ({tmp_path})"
+    assert (tmp_path / "0_toy_no_sel_bogus" / "error.txt").is_file()  # still there, not this sweep's
+
+
 def _task_pid(sweep: Path) -> int | None:
     """The submitit task process running this sweep's job (what Slurm signals before a time limit)."""
     for d in Path("/proc").iterdir():
