@@ -191,9 +191,15 @@ def test_a_method_run_with_other_values_gets_its_own_row(tmp_path):
             scores={"r": 3, "u": 2, "n": 1},
             extra_cfg={"trial_seeds": k, "warmup_epochs": 3},
         )
+    for s in (1, 2):  # every candidate scored alike (FastMTL's sampling when N exceeds the pool)
+        make_run(
+            tmp_path / f"flat{s}", "random_sampling", s, 90.0, selected=["r"], scores={"r": 1, "u": 1, "n": 1}
+        )
     main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "100"])
     md = (tmp_path / "rep" / "report.md").read_text()
     board = md.split("## Selectors against the measured transfer")[1].split("\n## ")[0]
+    flat = next(x for x in board.splitlines() if x.startswith("| random_sampling |")).split(" | ")
+    assert flat[2] == "–" and flat[5] == "– (no ranking to compare)"
     rows = {
         x.split(" | ")[0].lstrip("| "): x.split(" | ") for x in board.splitlines() if x.startswith("| gradts")
     }

@@ -350,7 +350,8 @@ def selector_row(method: str, recs: list[tuple], truth, n_resamples: int, seed: 
     ci = spearman_interval(by_primary, truth, n_resamples, seed)
     stab = ranking_stability(by_primary, n_resamples, seed)
     if stab is None:
-        stability = "– (one seed)"
+        seeds_of = [{r.seed for r in rs} for rs in by_primary.values()]
+        stability = "– (one seed)" if all(len(s) < 2 for s in seeds_of) else "– (no ranking to compare)"
     else:
         tau, interval, n_pairs = stab
         stability = f"{tau:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
