@@ -69,3 +69,8 @@ def test_glue_page_from_truth_sweep_selector_and_report(tmp_path):
     links = re.findall(r"\]\(([^)]+)\)", md)
     assert links and [link for link in links if not (page.parent / link).is_file()] == []
     assert (page.parent / "glue6" / "runs.csv").is_file() and (page.parent / "glue6" / "cells.csv").is_file()
+    # --no-run-figures: a page kept in git links no per-run figure and copies none
+    again = tmp_path / "lean" / "glue6.md"
+    main([str(sweep), "--out", str(again), "--resamples", "50", "--no-run-figures"])
+    assert "## Each run's figures" not in again.read_text()
+    assert not (again.parent / "glue6" / "figures" / "runs").exists()

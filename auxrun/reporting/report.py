@@ -622,7 +622,7 @@ def write_report(data: dict[str, Any], args) -> Path:
     uheader, urows = unfinished_table(runs, args.root)
     md += ["## Unfinished sweep points", ""]
     md += [render(uheader, urows, "md")] if urows else ["None: every run folder has results.json.", ""]
-    run_figs = collect_run_figures(runs, args.root, figs)
+    run_figs = collect_run_figures(runs, args.root, figs) if getattr(args, "run_figures", True) else []
     if run_figs:
         md += ["## Each run's figures", ""]
         links = [(p, p.relative_to(page.parent).as_posix()) for p in run_figs]
@@ -651,6 +651,12 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="a folder: write report.md, runs.csv, cells.csv and figures/ there; a PAGE.md: write the "
         "page there and the rest into the folder PAGE/ beside it",
+    )
+    ap.add_argument(
+        "--no-run-figures",
+        dest="run_figures",
+        action="store_false",
+        help="do not copy each run's own figures beside the report (a results page kept in git)",
     )
     ap.add_argument("--resamples", type=int, default=1000, help="paired-bootstrap resamples")
     ap.add_argument("--bootstrap-seed", type=int, default=0)
