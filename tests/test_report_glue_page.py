@@ -70,6 +70,13 @@ def test_glue_page_from_truth_sweep_selector_and_report(tmp_path):
     assert links and [link for link in links if not (page.parent / link).is_file()] == []
     assert (page.parent / "glue6" / "runs.csv").is_file() and (page.parent / "glue6" / "cells.csv").is_file()
     # --no-run-figures: a page kept in git links no per-run figure and copies none
+    fig = sweep / "selectors" / "textemb_rte_s1" / "figures" / "scores.png"
+    fig.parent.mkdir()
+    fig.write_bytes(b"\x89PNG\r\n")
+    full = tmp_path / "full" / "glue6.md"
+    main([str(sweep), "--out", str(full), "--resamples", "50"])
+    assert "## Each run's figures" in full.read_text()
+    assert (full.parent / "glue6" / "figures" / "runs" / "selectors__textemb_rte_s1" / "scores.png").is_file()
     again = tmp_path / "lean" / "glue6.md"
     main([str(sweep), "--out", str(again), "--resamples", "50", "--no-run-figures"])
     assert "## Each run's figures" not in again.read_text()
