@@ -69,14 +69,18 @@ def _busy_processes(limit: int = 5) -> list[str]:
     return rows[:limit]
 
 
-def run_one(name: str, out_dir: Path) -> Path:
+def run_one(name: str, out_dir: Path, timeout_s: float | None = None) -> Path:
     cmd = [sys.executable, str(BENCH / f"{name}.py")]
     load = os.getloadavg()
     busy = _busy_processes()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     print(f"bench/page.py: running {name} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        proc = subprocess.CompletedProcess(cmd, 124, out, f"timed out after {timeout_s:.0f} s (--timeout)")
     wall = time.perf_counter() - t0
     head = [
         f"{HEADER} command: python bench/{name}.py",
@@ -161,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         "--rerun", nargs="+", default=[], help="run these again although saved ('all': every one)"
     )
     ap.add_argument("--page-only", action="store_true", help="write the page from the saved outputs")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds a benchmark may run (then: failed)")
     args = ap.parse_args(argv)
     bad = [n for n in args.rerun if n != "all" and n not in BENCHMARKS]
     if bad:
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
                     file=sys.stderr,
                 )
                 continue
-            run_one(name, out_dir)
+            run_one(name, out_dir, args.timeout)
     page = write_page(out_dir, args.out, argv)
     print(f"bench/page.py: wrote {page}", file=sys.stderr)
     print(page)
