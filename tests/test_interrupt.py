@@ -32,7 +32,7 @@ def _damage_lines(caplog) -> list[str]:
 def test_ctrl_c_ends_in_one_line_with_the_command_that_resumes(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    args = [*SINGLE, "train.epochs=30", "quiet=true", f"hydra.run.dir={run_dir}"]
+    args = [*SINGLE, "train.epochs=1000", "quiet=true", f"hydra.run.dir={run_dir}"]
     p = subprocess.Popen(
         [sys.executable, "-m", "auxrun.cli", *args],
         cwd=REPO,
