@@ -3,7 +3,10 @@ each method module its own config class) and the ``auxrun.*`` resolvers the YAML
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hydra.core.config_store import ConfigStore
+from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf
 from omegaconf import OmegaConf
 
 from auxrun.config import BackboneConfig, HardwareConfig, LoggerConfig, RunConfig, TaskSetConfig
@@ -56,6 +59,15 @@ RESOLVERS = {
 }
 
 
+@dataclass
+class AuxrunLocalQueueConf(LocalQueueConf):
+    """hardware=local_parallel's launcher (conf/hydra/launcher/auxrun_local.yaml): submitit's local
+    one, and how many points run at once (None: the machine's cores over cpus_per_task)."""
+
+    _target_: str = "hydra_plugins.auxrun.AuxrunLocalLauncher"
+    array_parallelism: int | None = None
+
+
 def register_configs() -> None:
     for name, fn in RESOLVERS.items():
         if not OmegaConf.has_resolver(name):
@@ -66,6 +78,7 @@ def register_configs() -> None:
     cs.store(group="task_set", name="task_set_schema", node=TaskSetConfig)
     cs.store(group="hardware", name="hardware_schema", node=HardwareConfig)
     cs.store(group="logger", name="logger_schema", node=LoggerConfig)
+    cs.store(group="hydra/launcher", name="auxrun_local_schema", node=AuxrunLocalQueueConf)
     from auxrun.methods import registry
 
     registry.register_method_schemas(cs)

@@ -98,7 +98,7 @@ class _AuxrunLauncher:
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
             num = initial_job_idx + i
             args.append((list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state()))
-        jobs = executor.map_array(self, *zip(*args, strict=True))
+        jobs = self._submit(executor, args)
         returns = []
         for (overrides, _, num, _, _), job in zip(args, jobs, strict=True):
             try:
@@ -106,6 +106,9 @@ class _AuxrunLauncher:
             except Exception as e:  # the job ended without a result, or submitit's own code raised
                 returns.append(self._failed(overrides, num, job, e))
         return returns
+
+    def _submit(self, executor: Any, args: list[tuple[Any, ...]]) -> list[Any]:
+        return executor.map_array(self, *zip(*args, strict=True))
 
     def _failed(self, overrides: list[str], num: int, job: Any, error: Exception) -> JobReturn:
         """A point whose job gave no result: ``error.txt`` in its folder, as a failed point writes."""
@@ -159,7 +162,39 @@ class AuxrunSlurmLauncher(_AuxrunLauncher, SlurmLauncher):
 
 
 class AuxrunLocalLauncher(_AuxrunLauncher, LocalLauncher):
-    pass
+    """submitit's local executor starts every point at once (270 processes for the planted check on
+    a 2-core machine); this one keeps at most ``array_parallelism`` running, as Slurm's array limit
+    does, and starts the next point as one ends. Unset, it is the machine's cores over
+    ``cpus_per_task``."""
+
+    _POLL_S = 0.5
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        self.params = dict(self.params)  # type: ignore[attr-defined]
+        self._width = self.params.pop("array_parallelism", None) or local_width(
+            self.params.get("cpus_per_task")
+        )
+        return super().launch(job_overrides, initial_job_idx)
+
+    def _submit(self, executor: Any, args: list[tuple[Any, ...]]) -> list[Any]:
+        jobs: list[Any] = []
+        running: list[Any] = []
+        for a in args:
+            while len(running) >= self._width:
+                time.sleep(self._POLL_S)
+                running = [j for j in running if not j.done()]
+            job = executor.submit(self, *a)
+            jobs.append(job)
+            running.append(job)
+        return jobs
+
+
+def local_width(cpus_per_task: int | None) -> int:
+    """How many sweep points ``hardware=local_parallel`` runs at once by default."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // max(1, int(cpus_per_task or 1)))
 
 
 PLUGIN_NAMES = "hydra_plugins.auxrun"  # the names conf/hydra/launcher/auxrun_*.yaml give as _target_

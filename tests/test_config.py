@@ -57,7 +57,10 @@ def test_hardware_picks_the_sweep_launcher(option, launcher):
     assert cfg.hydra.launcher._target_.endswith(launcher)
 
 
-def test_local_parallel_sweep_runs_every_point(tmp_path):
+def test_local_parallel_sweep_runs_every_point_at_most_width_at_once(tmp_path):
+    """hardware=local_parallel runs every point, and no more than array_parallelism at a time
+    (submitit's local executor alone would start them all at once): with a width of 1 each point
+    starts (Hydra writes .hydra/overrides.yaml) after the one before it wrote its results."""
     import json
     import os
     import subprocess
@@ -72,7 +75,9 @@ def test_local_parallel_sweep_runs_every_point(tmp_path):
             "auxrun.cli",
             "-m",
             "hardware=local_parallel",
+            "hydra.launcher.array_parallelism=1",
             "method=single_task,no_sel",
+            "seed=1,2",
             "task_set.tasks=[toy_sentiment,toy_rating]",
             "data.toy_scale=0.3",
             "train.epochs=1",
@@ -85,8 +90,29 @@ def test_local_parallel_sweep_runs_every_point(tmp_path):
         text=True,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    methods = sorted(json.loads(p.read_text())["method"] for p in tmp_path.glob("*/results.json"))
-    assert methods == ["no_sel", "single_task"]
+    runs = sorted(p.parent for p in tmp_path.glob("*/results.json"))
+    methods = sorted(json.loads((d / "results.json").read_text())["method"] for d in runs)
+    assert methods == ["no_sel", "no_sel", "single_task", "single_task"]
+    spans = sorted(
+        ((d / ".hydra" / "overrides.yaml").stat().st_mtime_ns, (d / "results.json").stat().st_mtime_ns)
+        for d in runs
+    )
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+
+
+def test_local_parallel_width_defaults_to_cores_over_cpus_per_task(monkeypatch):
+    import os
+
+    from auxrun.launcher import local_width
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert (local_width(1), local_width(2), local_width(3), local_width(16), local_width(None)) == (
+        8,
+        4,
+        2,
+        1,
+        8,
+    )
 
 
 def _setting_files():
