@@ -60,9 +60,19 @@ def _run(dcfg: DictConfig, hc, run_dir: Path) -> float | None:
     check_writable(run_dir, "run folder")
     check_writable(cache_dir_of(cfg), "cache folder (cache_dir, $AUXRUN_CACHE)")
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
-    if not cfg.resume:
-        save_config(cfg, run_dir)
+    if not cfg.resume or _widened(run_dir, cfg.stage):
+        save_config(cfg, run_dir)  # a widened stage (select -> all) is what the folder now holds
     return _metric(run(cfg, run_dir, specs))
+
+
+def _widened(run_dir: Path, stage: str) -> bool:
+    """A resumed stage=select run that now goes on to train (auxrun.resume.WIDENING)."""
+    from omegaconf import OmegaConf
+
+    try:
+        return stage != "select" and OmegaConf.load(run_dir / "config.yaml").get("stage") == "select"
+    except Exception:
+        return False
 
 
 def _finished(run_dir: Path, stage: str = "all") -> dict | None:

@@ -5,6 +5,7 @@
 ``hardware.requeue: true`` implies). A resumed run reloads its ``config.yaml``; an override on the
 command line that would change what the run computes is refused with the keys that differ, and
 the few that cannot change a number (``quiet``, threads, workers, logger, cache folder) are applied.
+``stage=all`` on a finished ``stage=select`` run is taken too: it trains on the saved selection.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ GROUPS = ("method", "backbone", "task_set", "hardware", "logger", "setting")
 # Keys a resumed run may take from the command line: none changes a computed number.
 SAFE_ON_RESUME = ("quiet", "cache_dir", "hardware.num_threads", "hardware.num_workers", "hardware.requeue")
 SAFE_PREFIXES = ("logger",)
+# Changes a resumed run may take because they only add work after what it saved: a finished
+# selection (stage=select) goes on to train on that selection (stage=all).
+WIDENING = (("stage", "select", "all"),)
 IGNORED = ("resume",)
 
 
@@ -105,7 +109,7 @@ def resumed_config(run_dir: Path, new: RunConfig, overrides: list[str]) -> RunCo
             f"resume: {run_dir / 'config.yaml'} is damaged ({damage(e)}); restore it, or start a new run"
         ) from None
     diff = changed_keys(saved, new, overrides)
-    refused = [(k, a, b) for k, a, b in diff if not _safe(k)]
+    refused = [(k, a, b) for k, a, b in diff if not _safe(k) and (k, a, b) not in WIDENING]
     if refused:
         listed = ", ".join(f"{k} (saved {a!r}, given {b!r})" for k, a, b in refused)
         raise ConfigError(

@@ -92,6 +92,8 @@ def run(cfg: RunConfig, run_dir: Path, specs) -> dict[str, Any]:
         _check_selection(selection, ctx)
     elif cfg.resume and (selection := read_or_set_aside(sel_path, Selection.load, "selection runs again")):
         log.info("resume: reusing %s", sel_path)
+        saved = selection.extra.get("cost") or {}  # what selecting cost, once (not the data stage again)
+        ledger.load_state_dict({"stages": {k: v for k, v in saved.items() if k.split("/")[0] == "select"}})
     else:
         if main:  # data parallel: the selection stage runs on rank 0 alone
             with ledger.stage("select"):

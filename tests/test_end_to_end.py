@@ -77,6 +77,31 @@ def test_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch):
     assert resumed["cost"]["train"]["examples_backward"] == full["cost"]["train"]["examples_backward"]
 
 
+def test_a_selection_run_goes_on_to_train_when_resumed_with_stage_all(tmp_path):
+    """stage=select, then the same folder resumed with stage=all (the CLI, as a sweep would): it
+    trains on the saved selection without selecting again, and ends with the results and the cost
+    (selection included) of one stage=all run; its config.yaml then says stage: all."""
+    args = [
+        "method=tag",
+        "task_set.tasks=[toy_sentiment,toy_rating,toy_topic]",
+        "primary=toy_sentiment",
+        *FAST,
+    ]
+    full = run_auxrun(args, tmp_path / "full")
+    run_auxrun([*args, "stage=select"], tmp_path / "two")
+    selected = (tmp_path / "two" / "selection.json").read_text()
+    r = _cli(["resume=true", "stage=all", "quiet=true", f"hydra.run.dir={tmp_path / 'two'}"], REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert res["best"] == full["best"] and res["best_epoch"] == full["best_epoch"]
+    for stage in ("select", "select/tag_pass", "train"):
+        assert res["cost"][stage]["examples_backward"] == full["cost"][stage]["examples_backward"], stage
+    assert (tmp_path / "two" / "selection.json").read_text() == selected
+    assert "stage: all" in (tmp_path / "two" / "config.yaml").read_text()
+    r = _cli(["resume=true", "stage=select", f"hydra.run.dir={tmp_path / 'two'}"], REPO)
+    assert r.returncode == 2 and "stage (saved 'all', given 'select')" in r.stderr
+
+
 def _cli(args, cwd):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
