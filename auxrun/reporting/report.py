@@ -475,6 +475,49 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             "",
             render(sheader, srows, "md"),
         ]
+    return md + selected_sets_sections(runs, truth)
+
+
+def selected_sets_sections(runs: list[Run], truth: dict) -> list[str]:
+    """What each selection scores trained, and the seed papers' claims read from it."""
+    from auxrun.reporting.selected_sets import gradts_order_table, sampling_claim_table, trained_table
+
+    md: list[str] = []
+    header, rows = trained_table(runs, truth)
+    if rows:
+        md += [
+            "## Selections trained",
+            "",
+            "The primary's dev score when trained with what each selector selected, mean over seeds (how many "
+            "in brackets), and its gain over the primary alone and over all tasks at the same seeds. `own run`: "
+            "the selector's run trained (stage=all); `truth run`: the measured-transfer run that trained the same "
+            "pool at the same seed (nothing selected: the primary alone; one auxiliary: its pair; every candidate: "
+            "all tasks). A selection of examples or weights has no truth run: it needs stage=all.",
+            "",
+            render(header, rows, "md"),
+        ]
+    header, rows = gradts_order_table(runs, truth)
+    if rows:
+        md += [
+            "## GradTS Table 2's order",
+            "",
+            "GradTS (Ma et al. 2021, Table 2) reports GradTS-fg >= GradTS-trial >= the better of no_sel and "
+            "single task. Here: mean dev score of each on the seeds all four have (the selections trained, as "
+            "above).",
+            "",
+            render(header, rows, "md"),
+        ]
+    header, rows = sampling_claim_table(runs, truth)
+    if rows:
+        md += [
+            "## FastMTL: similarity sampling against random sampling",
+            "",
+            "FastMTL (Zhang et al. 2023) samples the auxiliary examples most like the primary's; its claim is "
+            "that this beats sampling as many at random. Both trained (their own stage=all runs), paired by seed; "
+            "`all`: the mean difference over every primary and seed with its 95% t-interval.",
+            "",
+            render(header, rows, "md"),
+        ]
     return md
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
+from auxrun.methods.registry import is_baseline
 from auxrun.paper_tables import TransferReference
 from auxrun.reporting.cells import Cell, Comparison, compare
 from auxrun.reporting.runs import Run
@@ -52,7 +53,7 @@ def truth_gains(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> di
     for c in cells:
         r = c.runs[0]
         pool = _pool(r)
-        if r.method not in ("no_sel", "single_task") or not pool or pool[0] != r.primary:
+        if not is_baseline(r.method) or not pool or pool[0] != r.primary:
             continue
         if len(pool) == 1:
             alone[_key(r)] = c
@@ -78,7 +79,13 @@ def truth_gains(cells: list[Cell], n_resamples: int = 1000, seed: int = 0) -> di
         cells_used = [base, *by_aux.values(), *([together] if together else [])]
         cost = [r.cost() for c in cells_used for r in c.runs if r.results is not None]
         seeds = max(1, len({r.seed for r in base.runs}))
-        truth[key] = {"aux": table, "cost": sum(cost) / seeds, "alone": base, "pairs": dict(by_aux)}
+        truth[key] = {
+            "aux": table,
+            "cost": sum(cost) / seeds,
+            "alone": base,
+            "pairs": dict(by_aux),
+            "together": together,
+        }
         if together is not None:
             comp = compare(together, base, n_resamples, seed)
             if comp is not None:
@@ -302,7 +309,7 @@ def selector_records(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> dic
     """{selector: [(record, measurement cost, run)]} for every selection run on a primary with a
     truth; a run may answer for several selectors (``selector_views``)."""
     by_method: dict[str, list[tuple[dict[str, Any], float, Run]]] = defaultdict(list)
-    selectors = [r for r in runs if r.method not in ("no_sel", "single_task") and _key(r) in truth]
+    selectors = [r for r in runs if not is_baseline(r.method) and _key(r) in truth]
     label_of = _variant_labels(selectors)
     for r in selectors:
         for label, v in selector_views(r):

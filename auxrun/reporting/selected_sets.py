@@ -1,0 +1,253 @@
+"""What each selector's choice scores once trained, beside the primary alone and with every task, and
+two of the seed papers' claims read from it (issue 23, section 4).
+
+A selection's trained score for one seed comes from one of two places:
+
+- the run itself, where it trained (``stage=all``; alpha-VIL and DIW always do);
+- otherwise the measured-transfer run that trained exactly that pool at the same seed: nothing
+  selected is the primary alone, one auxiliary is its pair run, every candidate is the all-tasks run.
+  A selection that keeps part of a task (FastMTL's and random sampling's examples) or weighs tasks
+  has no such run: it needs its own (``stage=all`` resumes a ``stage=select`` folder into one).
+
+Claims, where the pool holds their primaries:
+
+- GradTS Table 2 (Ma et al. 2021): GradTS-fg >= GradTS-trial >= max(no_sel, single task) on RTE,
+  MRPC and CoLA (their Table 2 orders the methods this way on every GLUE target);
+- FastMTL (Zhang et al. 2023): sampling auxiliary examples by similarity to the primary beats sampling
+  as many at random (``fastmtl`` against ``random_sampling``, same N).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from typing import Any
+
+from scipy import stats
+
+from auxrun.eval.metrics import LOWER_IS_BETTER
+from auxrun.methods.registry import is_baseline
+from auxrun.reporting.runs import Run
+
+GRADTS_TABLE2_PRIMARIES = ("rte", "mrpc", "cola")
+GRADTS_ORDER = ("gradts_fg", "gradts_trial")  # best first, as their Table 2 has them
+
+
+def _sign(metric: str | None) -> float:
+    return -1.0 if metric in LOWER_IS_BETTER else 1.0
+
+
+def _by_seed(cell: Any) -> dict[Any, Run]:
+    return {} if cell is None else {r.seed: r for r in cell.runs if r.results is not None}
+
+
+def truth_cell(entry: dict[str, Any], selection: dict[str, Any]) -> Any:
+    """The truth's cell that trained exactly what ``selection`` selected, or None."""
+    if selection.get("weights") or selection.get("ratios"):
+        return None
+    selected = list(selection.get("selected_tasks") or [])
+    instances = selection.get("instances") or {}
+    if not isinstance(instances, dict):
+        return None
+    for t in selected:
+        kept = instances.get(t)
+        if isinstance(kept, dict) and kept.get("kept") != kept.get("total"):
+            return None  # part of a task: no truth run trained that
+    if not selected:
+        return entry["alone"]
+    if len(selected) == 1:
+        return entry["pairs"].get(selected[0])
+    together = entry.get("together")
+    if together is not None and set(selected) == set(together.runs[0].config.get("task_set.tasks") or []) - {
+        together.runs[0].primary
+    }:
+        return together
+    return None
+
+
+def trained(run: Run, entry: dict[str, Any], own: bool) -> tuple[float | None, str]:
+    """(the primary's dev score of the run's selection trained, where it came from). ``own``: the
+    run's own training counts (false for a second selector read from the same run)."""
+    if own and run.results is not None:
+        return run.score("dev"), "own run"
+    cell = truth_cell(entry, run.selection or {})
+    base = _by_seed(cell).get(run.seed)
+    if base is None:
+        return None, ""
+    return base.score("dev"), "truth run"
+
+
+def trained_records(
+    runs: list[Run], truth: dict[tuple, dict[str, Any]]
+) -> dict[tuple, dict[str, list[dict]]]:
+    """{(task_set, backbone, primary): {selector: [{"seed", "score", "source", "selected"}]}}"""
+    from auxrun.reporting.truth import _key, _variant_labels, selector_views
+
+    out: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    selectors = [r for r in runs if not is_baseline(r.method) and _key(r) in truth]
+    label_of = _variant_labels(selectors)
+    for r in selectors:
+        for i, (label, v) in enumerate(selector_views(r)):
+            label = label.replace(r.method, label_of[id(r)], 1)
+            score, source = trained(v, truth[_key(r)], own=i == 0)
+            selected = tuple(sorted((v.selection or {}).get("selected_tasks") or []))
+            out[_key(r)][label].append(
+                {"seed": r.seed, "score": score, "source": source, "selected": selected}
+            )
+    return out
+
+
+def _mean_gain(recs: list[dict], base: dict[Any, Run], sign: float) -> tuple[float, int] | None:
+    diffs = [
+        sign * (rec["score"] - base[rec["seed"]].score("dev"))
+        for rec in recs
+        if rec["score"] is not None and rec["seed"] in base
+    ]
+    return (statistics.mean(diffs), len(diffs)) if diffs else None
+
+
+def _gain(recs: list[dict], base: dict[Any, Run], sign: float) -> str:
+    g = _mean_gain(recs, base, sign)
+    return f"{g[0]:+.2f} ({g[1]})" if g else "–"
+
+
+def trained_table(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    header = [
+        "primary",
+        "selector",
+        "runs",
+        "selected (most often)",
+        "dev score trained",
+        "gain over the primary alone",
+        "gain over all tasks",
+        "from",
+    ]
+    rows = []
+    records = trained_records(runs, truth)
+    for key in sorted(records, key=lambda k: tuple(map(str, k))):
+        entry = truth[key]
+        sign = _sign(entry["alone"].metric)
+        alone, together = _by_seed(entry["alone"]), _by_seed(entry.get("together"))
+        for label, recs in sorted(records[key].items()):
+            scored = [rec for rec in recs if rec["score"] is not None]
+            common, n = Counter(rec["selected"] for rec in recs).most_common(1)[0]
+            picked = ", ".join(common) or "nothing"
+            if n < len(recs):
+                picked += f" ({n} of {len(recs)})"
+
+            sources = sorted({rec["source"] for rec in scored})
+            rows.append(
+                [
+                    str(key[2]),
+                    label,
+                    str(len(recs)),
+                    picked,
+                    f"{statistics.mean(rec['score'] for rec in scored):.2f} ({len(scored)})"
+                    if scored
+                    else "–",
+                    _gain(scored, alone, sign),
+                    _gain(scored, together, sign),
+                    " + ".join(sources) if sources else "not trained (needs stage=all)",
+                ]
+            )
+    return header, rows
+
+
+def gradts_order_table(
+    runs: list[Run], truth: dict[tuple, dict[str, Any]]
+) -> tuple[list[str], list[list[str]]]:
+    """Per GradTS Table 2 primary: the four scores on the seeds all four have, and whether the
+    paper's order holds."""
+    header = ["primary", "seeds", "single task", "no_sel (all tasks)", *GRADTS_ORDER, "order holds"]
+    records = trained_records(runs, truth)
+    rows = []
+    for key in sorted(truth, key=lambda k: tuple(map(str, k))):
+        if key[2] not in GRADTS_TABLE2_PRIMARIES:
+            continue
+        entry = truth[key]
+        sign = _sign(entry["alone"].metric)
+        per = {
+            "single task": _scores(_by_seed(entry["alone"])),
+            "no_sel": _scores(_by_seed(entry.get("together"))),
+        }
+        for m in GRADTS_ORDER:
+            per[m] = {
+                rec["seed"]: rec["score"] for rec in records[key].get(m, []) if rec["score"] is not None
+            }
+        missing = [m for m, by in per.items() if not by]
+        seeds = sorted(set.intersection(*(set(by) for by in per.values())), key=repr) if not missing else []
+        if not seeds:
+            why = f"not run: {', '.join(missing)}" if missing else "no seed shared by all four"
+            rows.append([str(key[2]), "–", "", "", "", "", why])
+            continue
+        mean = {m: statistics.mean(by[s] for s in seeds) for m, by in per.items()}
+        fg, trial = (sign * mean[m] for m in GRADTS_ORDER)
+        floor = max(sign * mean["single task"], sign * mean["no_sel"])
+        holds = fg >= trial >= floor
+        broken = (
+            []
+            if holds
+            else [
+                n for n, ok in (("fg < trial", fg >= trial), ("trial < baselines", trial >= floor)) if not ok
+            ]
+        )
+        rows.append(
+            [
+                str(key[2]),
+                ",".join(map(str, seeds)),
+                *(f"{mean[m]:.2f}" for m in ("single task", "no_sel", *GRADTS_ORDER)),
+                "yes" if holds else "no (" + "; ".join(broken) + ")",
+            ]
+        )
+    return header, rows
+
+
+def _scores(by_seed: dict[Any, Run]) -> dict[Any, float]:
+    return {s: r.score("dev") for s, r in by_seed.items() if r.score("dev") is not None}
+
+
+def sampling_claim_table(
+    runs: list[Run],
+    truth: dict[tuple, dict[str, Any]],
+    ours: str = "fastmtl",
+    theirs: str = "random_sampling",
+) -> tuple[list[str], list[list[str]]]:
+    """FastMTL's claim: ``ours`` against ``theirs`` trained, per primary on shared seeds, and over every
+    (primary, seed) pair with a t-interval."""
+    header = ["primary", "seeds", ours, theirs, f"{ours} − {theirs}", f"{ours} better"]
+    records = trained_records(runs, truth)
+    rows, diffs = [], []
+    for key in sorted(records, key=lambda k: tuple(map(str, k))):
+        a = {rec["seed"]: rec["score"] for rec in records[key].get(ours, []) if rec["source"] == "own run"}
+        b = {rec["seed"]: rec["score"] for rec in records[key].get(theirs, []) if rec["source"] == "own run"}
+        seeds = sorted(set(a) & set(b), key=repr)
+        if not seeds:
+            continue
+        sign = _sign(truth[key]["alone"].metric)
+        d = [sign * (a[s] - b[s]) for s in seeds]
+        diffs += d
+        rows.append(
+            [
+                str(key[2]),
+                ",".join(map(str, seeds)),
+                f"{statistics.mean(a[s] for s in seeds):.2f}",
+                f"{statistics.mean(b[s] for s in seeds):.2f}",
+                f"{statistics.mean(d):+.2f}",
+                f"{sum(x > 0 for x in d)}/{len(d)}",
+            ]
+        )
+    if len(diffs) >= 2:
+        mean, sd = statistics.mean(diffs), statistics.stdev(diffs)
+        half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs))
+        rows.append(
+            [
+                "all",
+                f"{len(diffs)} pairs",
+                "",
+                "",
+                f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]",
+                f"{sum(x > 0 for x in diffs)}/{len(diffs)}",
+            ]
+        )
+    return header, rows
