@@ -64,6 +64,15 @@ def test_glue_page_from_truth_sweep_selector_and_report(tmp_path):
     # the selector on the leaderboard (one candidate: no rank correlation, a precision all the same)
     board = md.split("## Selectors against the measured transfer")[1].split("\n## ")[0]
     assert re.search(r"^\| textemb \| 2 \| ", board, re.M)
+    # the selection trained: the truth's run of the pool textemb selected, at the same seed
+    import json
+
+    sel = json.loads((sweep / "selectors" / "textemb_rte_s1" / "selection.json").read_text())
+    folder = "rte+stsb_s1" if sel["selected_tasks"] == ["stsb"] else "rte_s1"
+    score = json.loads((sweep / folder / "results.json").read_text())["best"]["dev"]["accuracy"]
+    trained = md.split("## Selections trained")[1].split("\n## ")[0]
+    row = next(line for line in trained.splitlines() if line.startswith("| rte | textemb |"))
+    assert f"| {score:.2f} (1) | " in row and row.endswith("| truth run |")
     # the frontier, and every link of the page resolves beside it
     assert "## Score against cost" in md and "![cost frontier](glue6/figures/cost_frontier.png)" in md
     links = re.findall(r"\]\(([^)]+)\)", md)
