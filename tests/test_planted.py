@@ -176,6 +176,7 @@ def test_the_planted_record_counts_a_tie_half_and_a_random_subset_as_chance(tmp_
         "noise_selected": False,
         "chance": pytest.approx(1 / 4),
         "above": 1.0,
+        "scores": (("n", 0.1), ("r", 0.2), ("u", 0.5)),
     }
     tie = run_planted(_run(tmp_path, "gradts_thres", {**sel, "scores": {"r": 0.1, "n": 0.1}}))
     assert tie["above"] == 0.5
@@ -186,6 +187,21 @@ def test_the_planted_record_counts_a_tie_half_and_a_random_subset_as_chance(tmp_
     assert run_planted(_run(tmp_path, "avil", {**sel, "scores": {}})) is None  # stage=select: no weights yet
     weights = {"task_weights": {"p": 0.2, "r": 0.2, "u": 0.3, "n": 0.25, "x": 0.05}}
     assert run_planted(_run(tmp_path, "avil", {**sel, "scores": {}}, weights))["above"] == 0.0
+
+
+def test_seeds_with_identical_scores_are_one_trial_in_the_p_value(tmp_path):
+    """Five seeds of a method that gives every seed the same scores (TextEmb reads inputs only) are
+    one trial: p = 0.5, not 0.5**5; five seeds with five different rankings above noise give 0.5**5."""
+    from auxrun.reporting.planted import planted_table
+
+    sel = {"candidates": ["r", "u", "n"], "selected_tasks": ["r"], "scores": {"r": 0.2, "u": 0.5, "n": 0.1}}
+    same = [_run(tmp_path, "textemb", sel) for _ in range(5)]
+    varied = [_run(tmp_path, "tag", {**sel, "scores": {"r": 0.2 + i, "u": 0.5, "n": 0.1}}) for i in range(5)]
+    _, rows = planted_table(same + varied)
+    by = {(r[0], r[1]): r for r in rows}
+    assert by[("textemb", "p")][6:] == ["1.00 (5, 1 distinct)", "0.50", "0.5"]
+    assert by[("tag", "p")][6:] == ["1.00 (5)", "0.50", "0.031"]
+    assert by[("textemb", "all")][8] == "0.5"
 
 
 def test_task_scores_are_the_selection_s_scores_or_a_controller_s_final_weights(tmp_path):

@@ -10,7 +10,9 @@ varies). Chance of ranking related above noise: 0.5. Task scores are ``Run.task_
 more useful: GradTS's taus, AUTOSEM's utilities, FastMTL's mean discriminator score, alpha-VIL's and
 DIW's final weights); a tie counts one half. The p-value is the one-sided binomial tail of at least
 that many runs ranking related above noise when each does so with probability 0.5 (a half from a
-tie rounded down: the cautious reading).
+tie rounded down: the cautious reading). Runs on one primary whose task scores are identical (a
+method that reads inputs only, like TextEmb, gives every seed the same scores) are one trial, not
+several: the p-value counts each distinct set of scores once, and the table says how many there were.
 """
 
 from __future__ import annotations
@@ -66,7 +68,20 @@ def run_planted(run: Run) -> dict[str, Any] | None:
             len(candidates), len([t for t in selected if t in candidates]), len(related)
         ),
         "above": ranked_above(run.task_scores(), related, noise),
+        "scores": tuple(sorted(run.task_scores().items())),
     }
+
+
+def _distinct(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per distinct set of task scores (runs without scores each count)."""
+    seen: set = set()
+    out = []
+    for rec in recs:
+        if rec["scores"] and rec["scores"] in seen:
+            continue
+        seen.add(rec["scores"])
+        out.append(rec)
+    return out
 
 
 def planted_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
@@ -90,11 +105,15 @@ def planted_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for method in sorted(by):
         groups = dict(sorted(by[method].items()))
+        distinct = {primary: _distinct(recs) for primary, recs in groups.items()}
         groups["all"] = [rec for recs in by[method].values() for rec in recs]
+        distinct["all"] = [rec for primary in by[method] for rec in distinct[primary]]
         for primary, recs in groups.items():
             n = len(recs)
             ranked = [rec["above"] for rec in recs if rec["above"] is not None]
-            p = binom_tail(math.floor(sum(ranked)), len(ranked)) if ranked else None
+            trials = [rec["above"] for rec in distinct[primary] if rec["above"] is not None]
+            p = binom_tail(math.floor(sum(trials)), len(trials)) if trials else None
+            counted = f"{len(ranked)}" + (f", {len(trials)} distinct" if len(trials) < len(ranked) else "")
             rows.append(
                 [
                     method,
@@ -103,7 +122,7 @@ def planted_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
                     f"{sum(rec['related_selected'] for rec in recs)}/{n}",
                     f"{sum(rec['chance'] for rec in recs) / n:.2f}",
                     f"{sum(rec['noise_selected'] for rec in recs)}/{n}",
-                    f"{sum(ranked) / len(ranked):.2f} ({len(ranked)})" if ranked else "no scores",
+                    f"{sum(ranked) / len(ranked):.2f} ({counted})" if ranked else "no scores",
                     "0.50" if ranked else "",
                     f"{p:.2g}" if p is not None else "",
                 ]
