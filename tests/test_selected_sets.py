@@ -85,3 +85,19 @@ def test_gradts_order_and_the_sampling_claim():
     assert rows[0] == ["rte", "1,2", "59.00", "59.00", "+0.00", "1/2"]
     # over the pairs (+1, -1): mean 0, t-interval 0 -/+ 12.706 * 1.414 / 1.414
     assert rows[1][0] == "all" and rows[1][4] == "+0.00 [-12.71, +12.71]" and rows[1][5] == "1/2"
+
+
+def test_frontier_pairs_each_selector_with_the_single_task_by_seed():
+    """A selector run on seed 1 only is placed at the single task's mean over its seeds plus its gain
+    at seed 1: selecting nothing lands exactly on the single task, whatever seed 1's luck."""
+    from auxrun.reporting.selected_sets import frontier_table
+
+    truth = _truth()
+    runs = [_run("logme", 1, selected=["mrpc"]), _run("gradts_thres", 1, selected=[])]
+    _, rows, panels = frontier_table(runs, truth)
+    by = {r[1]: r for r in rows}
+    assert by["gradts_thres"][3] == by["single task"][3] == "51.50"
+    assert by["logme"][3] == "62.50"  # 51.5 + (62 - 51)
+    assert by["no_sel (all tasks)"][3] == "56.50"
+    assert [r[1] for r in rows if r[4] == "yes"] == ["logme"]  # no cost recorded: the best score wins
+    assert set(panels) == {"glue6 / minilm_l6 / rte"}

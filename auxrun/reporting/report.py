@@ -417,16 +417,17 @@ def paper_section(experiment: str | None, cells: list[Cell], fmt: str, explicit:
     return intro + note + "\n\n" + render(header, rows, fmt)
 
 
-def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: str) -> list[str]:
+def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: str) -> tuple[list[str], dict]:
     """The measured-transfer truth table with its heatmap, other work's transfer beside it, and the
-    selectors scored against it, when truth runs exist. ``link``: figs as the page links it."""
+    selectors scored against it, when truth runs exist; and the truth. ``link``: figs as the page
+    links it."""
     from auxrun import paper_tables
     from auxrun.reporting.report_figures import transfer_heatmap_figure
     from auxrun.reporting.truth import heatmaps, reference_table, selector_table, truth_gains, truth_table
 
     truth = truth_gains(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
     if not truth:
-        return []
+        return [], {}
     planted = next((r.planted for r in runs if r.planted), {})
     md = [
         "## Measured transfer",
@@ -475,7 +476,7 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             "",
             render(sheader, srows, "md"),
         ]
-    return md + selected_sets_sections(runs, truth)
+    return md + selected_sets_sections(runs, truth), truth
 
 
 def selected_sets_sections(runs: list[Run], truth: dict) -> list[str]:
@@ -629,8 +630,25 @@ def write_report(data: dict[str, Any], args) -> Path:
             "",
             render(drift_header, drift_rows, "md"),
         ]
-    md += truth_sections(runs, cells, args, figs, link)
-    cheader, crows, panels = cost_table(keys, cells)
+    truth_md, truth = truth_sections(runs, cells, args, figs, link)
+    md += truth_md
+    if truth:  # a transfer page: each selector's selection trained against what selecting and training cost
+        from auxrun.reporting.selected_sets import frontier_table
+
+        cheader, crows, panels = frontier_table(runs, truth)
+        about = (
+            "Per primary, each selector at the mean cost of selecting and training its selection (back-propagated "
+            "examples on an empty cache; a selection trained by a truth run counts that run's training) and the "
+            "dev score of its selection trained (the table above) as the primary alone's mean plus the gain over "
+            "it paired by seed (so a method run on fewer seeds is not compared on other seeds' luck), beside the "
+            "primary alone and all tasks; the frontier holds those no other beats on both."
+        )
+    else:
+        cheader, crows, panels = cost_table(keys, cells)
+        about = (
+            "Cost from each run's ledger (selection + training); the frontier holds the methods no other "
+            "method beats on both."
+        )
     if crows:
         fig = cost_frontier_figure(
             panels, "examples back-propagated (selection + training)", figs / "cost_frontier.png"
@@ -638,8 +656,7 @@ def write_report(data: dict[str, Any], args) -> Path:
         md += [
             "## Score against cost",
             "",
-            "Cost from each run's ledger (selection + training); the frontier holds the methods no other "
-            "method beats on both.",
+            about,
             "",
             render(cheader, crows, "md"),
             f"![cost frontier]({link}/{fig.name})",

@@ -37,14 +37,19 @@ def cost_frontier_figure(panels: dict[str, list[dict[str, Any]]], xlabel: str, p
     """One panel per primary: each method at (mean cost, mean score), the frontier joined."""
     plt = _pyplot()
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
-    for ax, (title, pts) in zip(axes[0], panels.items()):
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, (title, pts) in zip(axes.flat, panels.items()):
         xs = [max(p["cost"], 1e-9) for p in pts]
         ys = [p["score"] for p in pts]
         ax.scatter(xs, ys, color="tab:blue")
         for p, x, y in zip(pts, xs, ys):
             ax.annotate(p["method"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        front = sorted(pareto_front(list(zip(xs, ys))), key=lambda i: xs[i])
+        oriented = [p.get("oriented", p["score"]) for p in pts]  # higher is better
+        front = sorted(pareto_front(list(zip(xs, oriented))), key=lambda i: xs[i])
         ax.plot([xs[i] for i in front], [ys[i] for i in front], color="tab:red", lw=1, ls="--")
         if min(xs) > 0 and max(xs) / min(xs) > 20:
             ax.set_xscale("log")

@@ -66,16 +66,17 @@ def truth_cell(entry: dict[str, Any], selection: dict[str, Any]) -> Any:
     return None
 
 
-def trained(run: Run, entry: dict[str, Any], own: bool) -> tuple[float | None, str]:
-    """(the primary's dev score of the run's selection trained, where it came from). ``own``: the
-    run's own training counts (false for a second selector read from the same run)."""
+def trained(run: Run, entry: dict[str, Any], own: bool) -> tuple[float | None, str, float]:
+    """(the primary's dev score of the run's selection trained, where it came from, what selecting
+    and training cost in back-propagated examples on an empty cache). ``own``: the run's own training
+    counts (false for a second selector read from the same run)."""
     if own and run.results is not None:
-        return run.score("dev"), "own run"
+        return run.score("dev"), "own run", run.cold_cost()
     cell = truth_cell(entry, run.selection or {})
     base = _by_seed(cell).get(run.seed)
     if base is None:
-        return None, ""
-    return base.score("dev"), "truth run"
+        return None, "", run.cold_cost()
+    return base.score("dev"), "truth run", run.cold_cost() + base.cost()
 
 
 def trained_records(
@@ -90,11 +91,10 @@ def trained_records(
     for r in selectors:
         for i, (label, v) in enumerate(selector_views(r)):
             label = label.replace(r.method, label_of[id(r)], 1)
-            score, source = trained(v, truth[_key(r)], own=i == 0)
+            score, source, cost = trained(v, truth[_key(r)], own=i == 0)
             selected = tuple(sorted((v.selection or {}).get("selected_tasks") or []))
-            out[_key(r)][label].append(
-                {"seed": r.seed, "score": score, "source": source, "selected": selected}
-            )
+            rec = {"seed": r.seed, "score": score, "source": source, "selected": selected, "cost": cost}
+            out[_key(r)][label].append(rec)
     return out
 
 
@@ -251,3 +251,57 @@ def sampling_claim_table(
             ]
         )
     return header, rows
+
+
+def frontier_table(
+    runs: list[Run], truth: dict[tuple, dict[str, Any]]
+) -> tuple[list[str], list[list[str]], dict[str, list[dict[str, Any]]]]:
+    """Per primary, every selector whose selection was trained at (mean cost of selecting and
+    training, mean trained score), with the primary alone and all tasks beside them, and which of
+    them no other beats on both (the frontier). Returns the table and the figure's panels."""
+    from auxrun.reporting.report_figures import pareto_front
+
+    records = trained_records(runs, truth)
+    panels: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted(truth, key=lambda k: tuple(map(str, k))):
+        entry = truth[key]
+        sign = _sign(entry["alone"].metric)
+        pts = []
+        for label, cell in (("single task", entry["alone"]), ("no_sel (all tasks)", entry.get("together"))):
+            done = list(_by_seed(cell).values())
+            if done:
+                cost = statistics.mean(r.cost() for r in done)
+                pts.append(
+                    {"method": label, "cost": cost, "score": statistics.mean(r.score("dev") for r in done)}
+                )
+        alone = _by_seed(entry["alone"])
+        base = statistics.mean(r.score("dev") for r in alone.values()) if alone else None
+        for label, recs in sorted(records.get(key, {}).items()):
+            scored = [rec for rec in recs if rec["score"] is not None]
+            if not scored:
+                continue
+            # the single task's mean plus the gain paired by seed: a method run on fewer seeds is not
+            # compared on other seeds' luck
+            gain = _mean_gain(scored, alone, sign)
+            if gain is not None and base is not None:
+                score = base + sign * gain[0]
+            else:
+                score = statistics.mean(rec["score"] for rec in scored)
+            cost = statistics.mean(rec["cost"] for rec in scored)
+            pts.append({"method": label, "cost": cost, "score": score})
+        if len(pts) > 1:
+            panels[" / ".join(map(str, key))] = [{**p, "oriented": sign * p["score"]} for p in pts]
+    header = [
+        "primary",
+        "method",
+        "examples back-propagated (select + train)",
+        "dev score (paired)",
+        "frontier",
+    ]
+    rows = []
+    for title, pts in panels.items():
+        front = set(pareto_front([(p["cost"], p["oriented"]) for p in pts]))
+        for i, p in sorted(enumerate(pts), key=lambda ip: ip[1]["cost"]):
+            cells = [title.split(" / ")[-1], p["method"], f"{p['cost']:.0f}", f"{p['score']:.2f}"]
+            rows.append([*cells, "yes" if i in front else ""])
+    return header, rows, panels
