@@ -128,6 +128,9 @@ def test_select_dev_warning_names_size_and_metric():
     assert "199 examples, fewer than 200 for f1" in select_dev_warning("f1", 199)
     assert select_dev_warning("f1", 200) is None
     assert select_dev_warning("accuracy", 150) is None and select_dev_warning("accuracy", 30)
+    # under the paper's rule it names the rule that tests each gain; under that rule it does not
+    assert "method.trial_rule=significant" in select_dev_warning("f1", 50, "paper")
+    assert "trial_rule" not in select_dev_warning("f1", 50, "significant")
 
 
 # The significant rule end to end on the tiny backbone (heu_size: the trials are the same machinery

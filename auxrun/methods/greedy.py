@@ -255,13 +255,18 @@ def bootstrap_seed_means(
 # ---- running trials inside a run ------------------------------------------------------------------
 
 
-def select_dev_warning(metric: str, n: int) -> str | None:
+def select_dev_warning(metric: str, n: int, rule: str = "paper") -> str | None:
     need = MIN_SELECT_DEV.get(metric, 200)
     if n >= need:
         return None
+    advice = (
+        "; method.trial_rule=significant keeps a task only when its gain clears a bootstrap test"
+        if rule == "paper"
+        else ""
+    )
     return (
         f"select_dev has {n} examples, fewer than {need} for {metric}: trial decisions on it are mostly "
-        "noise (docs/methods/gradts.md, 'How big must select_dev be')"
+        f"noise (docs/methods/gradts.md, 'How big must select_dev be'){advice}"
     )
 
 
@@ -318,7 +323,7 @@ class TrialRunner:
             )
 
     def run(self, ranked: list[str]) -> GreedyResult:
-        warning = select_dev_warning(self.metric, len(self.gold))
+        warning = select_dev_warning(self.metric, len(self.gold), self.cfg.trial_rule)
         if warning:
             log.warning("%s: %s", self.name, warning)
         with self.ctx.ledger.stage("select/trials"):
