@@ -101,3 +101,19 @@ def test_frontier_pairs_each_selector_with_the_single_task_by_seed():
     assert by["no_sel (all tasks)"][3] == "56.50"
     assert [r[1] for r in rows if r[4] == "yes"] == ["logme"]  # no cost recorded: the best score wins
     assert set(panels) == {"glue6 / minilm_l6 / rte"}
+
+
+def test_gradts_order_reads_a_method_whose_runs_differ_in_a_key():
+    """Runs of gradts_trial with trial_seeds 1 and 3 are two rows (`gradts_trial (trial_seeds=1)`);
+    the order check reads the variant with the most trained scores, never a second rule's view."""
+    from auxrun.reporting.selected_sets import _method_records
+
+    by = {
+        "gradts_trial (trial_seeds=1)": [{"score": 1.0}, {"score": 2.0}],
+        "gradts_trial (trial_seeds=3)": [{"score": 3.0}, {"score": None}],
+        "gradts_trial (trial_seeds=1) (significant)": [{"score": 9.0}] * 3,
+        "gradts_fg": [{"score": 4.0}],
+    }
+    assert _method_records(by, "gradts_trial") == by["gradts_trial (trial_seeds=1)"]
+    assert _method_records(by, "gradts_fg") == by["gradts_fg"]
+    assert _method_records(by, "heu_size") == []

@@ -172,9 +172,8 @@ def gradts_order_table(
             "no_sel": _scores(_by_seed(entry.get("together"))),
         }
         for m in GRADTS_ORDER:
-            per[m] = {
-                rec["seed"]: rec["score"] for rec in records[key].get(m, []) if rec["score"] is not None
-            }
+            recs = _method_records(records[key], m)
+            per[m] = {rec["seed"]: rec["score"] for rec in recs if rec["score"] is not None}
         missing = [m for m, by in per.items() if not by]
         seeds = sorted(set.intersection(*(set(by) for by in per.values())), key=repr) if not missing else []
         if not seeds:
@@ -203,6 +202,20 @@ def gradts_order_table(
     return header, rows
 
 
+def _method_records(by_label: dict[str, list[dict]], method: str) -> list[dict]:
+    """A method's records under its own rule: the row named ``method``, or where its runs differ in a
+    method key (``gradts_trial (trial_seeds=1)`` beside ``(trial_seeds=3)``) the variant with the most
+    trained scores (then the shortest label, then by name); never a second rule's view."""
+    views = ("(significant)", "(paper)", "(cosine)")
+    labels = [
+        lb for lb in by_label if lb == method or (lb.startswith(method + " (") and not lb.endswith(views))
+    ]
+    if not labels:
+        return []
+    scored = {lb: sum(rec["score"] is not None for rec in by_label[lb]) for lb in labels}
+    return by_label[min(labels, key=lambda lb: (-scored[lb], len(lb), lb))]
+
+
 def _scores(by_seed: dict[Any, Run]) -> dict[Any, float]:
     return {s: r.score("dev") for s, r in by_seed.items() if r.score("dev") is not None}
 
@@ -219,8 +232,8 @@ def sampling_claim_table(
     records = trained_records(runs, truth)
     rows, diffs = [], []
     for key in sorted(records, key=lambda k: tuple(map(str, k))):
-        a = {rec["seed"]: rec["score"] for rec in records[key].get(ours, []) if rec["source"] == "own run"}
-        b = {rec["seed"]: rec["score"] for rec in records[key].get(theirs, []) if rec["source"] == "own run"}
+        a = {r["seed"]: r["score"] for r in _method_records(records[key], ours) if r["source"] == "own run"}
+        b = {r["seed"]: r["score"] for r in _method_records(records[key], theirs) if r["source"] == "own run"}
         seeds = sorted(set(a) & set(b), key=repr)
         if not seeds:
             continue

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
-from auxrun.methods.registry import is_baseline
+from auxrun.methods.registry import decides_while_training, is_baseline
 from auxrun.paper_tables import TransferReference
 from auxrun.reporting.cells import Cell, Comparison, compare
 from auxrun.reporting.runs import Run
@@ -310,6 +310,8 @@ def selector_records(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> dic
     truth; a run may answer for several selectors (``selector_views``)."""
     by_method: dict[str, list[tuple[dict[str, Any], float, Run]]] = defaultdict(list)
     selectors = [r for r in runs if not is_baseline(r.method) and _key(r) in truth]
+    # avil, diw: the answer is the final weights; an unfinished run of them has none yet
+    selectors = [r for r in selectors if r.results is not None or not decides_while_training(r.method)]
     label_of = _variant_labels(selectors)
     for r in selectors:
         for label, v in selector_views(r):
