@@ -85,7 +85,9 @@ def test_a_selection_run_goes_on_to_train_when_resumed_with_stage_all(tmp_path):
         "method=tag",
         "task_set.tasks=[toy_sentiment,toy_rating,toy_topic]",
         "primary=toy_sentiment",
-        *FAST,
+        "data.toy_scale=0.15",
+        "train.epochs=1",
+        "train.batch_size=16",
     ]
     # every step through the CLI, so all three run with the same threads (a test before this one may
     # have changed this process's torch threads, and with them the last digits of a loss)

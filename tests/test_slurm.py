@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import FAST, REPO, run_auxrun
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster: one worker
 
 SLURM = [
     "hardware=slurm",

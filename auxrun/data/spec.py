@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,6 +183,15 @@ def load_task_spec(name: str, extra_dirs: list[str] | None = None) -> TaskSpec:
             break
     else:
         raise ConfigError(f"unknown task '{name}'; available tasks: {available_tasks(extra_dirs)}")
+    st = path.stat()
+    # a copy, as callers may change theirs; the file's real path, mtime and size key the cache (an edit
+    # is read again)
+    return copy.deepcopy(_read_task_spec(name, path, path.resolve(), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _read_task_spec(name: str, path: Path, _where: Path, _mtime_ns: int, _size: int) -> TaskSpec:
+    """The spec in ``path`` (schema-checked: OmegaConf's merge is most of a run's validation time)."""
     try:
         raw = OmegaConf.load(path)
         merged = OmegaConf.merge(OmegaConf.structured(TaskSpec), raw)
