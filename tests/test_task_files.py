@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from auxrun.data.spec import load_task_spec
+from auxrun.errors import ConfigError
 from auxrun.paths import CONF_DIR
 from tests.conftest import REAL_TASKS
 
@@ -91,3 +92,16 @@ def test_task_set_composes_with_its_backbone(name):
         cfg = compose("config", overrides=[f"task_set={name}"])
         assert cfg.backbone.name == ("roberta_base" if name == "superglue5" else "bert_base_cased")
         assert compose("config", overrides=[f"task_set={name}", "backbone=tiny"]).backbone.name == "tiny"
+
+
+def test_a_task_file_edited_between_loads_is_read_again_and_callers_get_their_own_copy(tmp_path):
+    text = (CONF_DIR / "task" / "rte.yaml").read_text()
+    (tmp_path / "rte.yaml").write_text(text)
+    first = load_task_spec("rte", [str(tmp_path)])
+    first.metrics.append("mine")  # a caller's change stays with that caller
+    assert "mine" not in load_task_spec("rte", [str(tmp_path)]).metrics
+    (tmp_path / "rte.yaml").write_text(text.replace('description: "', 'description: "edited ', 1))
+    assert load_task_spec("rte", [str(tmp_path)]).description.startswith("edited RTE")
+    (tmp_path / "rte.yaml").write_text(text.replace("name: rte", "name: nope", 1))
+    with pytest.raises(ConfigError, match="name 'nope' does not match the file name 'rte'"):
+        load_task_spec("rte", [str(tmp_path)])
