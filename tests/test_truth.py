@@ -365,3 +365,31 @@ def test_transfer_truth_sweep_runs_on_toy(tmp_path):
         "## Measured transfer" in md and "| toy | tiny | toy_pair | toy_topic |" in md and "| related |" in md
     )
     assert "Written by `auxrun-report" in md and "auxrun -m experiment=transfer_truth" in md
+
+
+class _Scored:
+    def __init__(self, seed, scores):
+        self.seed, self._scores = seed, scores
+
+    def task_scores(self):
+        return self._scores
+
+
+def test_rank_stability_counts_a_pair_repeated_on_every_primary_once():
+    """random_sampling's shares depend on the seed alone: each primary repeats one comparison, which
+    is one pair, with no interval; pairs that differ are all counted."""
+    from auxrun.reporting.truth import ranking_stability
+
+    s1, s2 = [0.48, 0.47, 0.45, 0.53, 0.57], [0.51, 0.48, 0.55, 0.46, 0.50]
+    by_primary = {}
+    for p in ["a", "b", "c", "d"]:
+        names = [t for t in "abcde" + "x" if t != p][:5]
+        by_primary[(p,)] = [_Scored(1, dict(zip(names, s1))), _Scored(2, dict(zip(names, s2)))]
+    tau = stats.kendalltau(s1, s2).statistic
+    assert ranking_stability(by_primary, 100) == (pytest.approx(tau), None, 4, 1)
+    by_primary[("d",)][1] = _Scored(2, dict(zip("abcex", [0.1, 0.2, 0.3, 0.4, 0.5])))
+    mean, interval, n, distinct = ranking_stability(by_primary, 100)
+    assert (n, distinct) == (4, 2) and mean == pytest.approx(
+        (tau + stats.kendalltau(s1, [1, 2, 3, 4, 5])[0]) / 2
+    )
+    assert interval is not None and interval[0] <= mean <= interval[1]

@@ -362,9 +362,9 @@ def selector_row(method: str, recs: list[tuple], truth, n_resamples: int, seed: 
         seeds_of = [{r.seed for r in rs} for rs in by_primary.values()]
         stability = "– (one seed)" if all(len(s) < 2 for s in seeds_of) else "– (no ranking to compare)"
     else:
-        tau, interval, n_pairs = stab
+        tau, interval, n_pairs, distinct = stab
         stability = f"{tau:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
-        stability += f" ({n_pairs} pairs)"
+        stability += f" ({n_pairs} pairs" + (f", {distinct} distinct)" if distinct < n_pairs else ")")
     empties = [rec["empty_correct"] for rec, _, _ in recs if rec["empty_correct"] is not None]
     cost = statistics.mean(rec["cost"] for rec, _, _ in recs)
     measured = statistics.mean(c for _, c, _ in recs)
@@ -480,12 +480,17 @@ def spearman_interval(
 
 def ranking_stability(
     runs_by_primary: dict[tuple, list[Run]], n_resamples: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, tuple[float, float] | None, int] | None:
+) -> tuple[float, tuple[float, float] | None, int, int] | None:
     """How much a method's ranking of the auxiliaries depends on its seed: Kendall's tau between the
     task scores of every two runs on the same primary (different seeds, shared candidates), averaged.
-    The interval resamples primaries, then each primary's seed pairs (a two-level bootstrap). Returns
-    (mean tau, interval, number of pairs); None with no primary run with two seeds."""
+    The interval resamples primaries, then each primary's seed pairs (a two-level bootstrap). A pair
+    whose two score lists (in candidate order) repeat a pair already counted is counted once: a method
+    whose scores depend on the seed alone (random_sampling's draws) gives the same pair on every
+    primary, one comparison and not six. Returns (mean tau, interval, pairs, distinct pairs); None with
+    no primary run with two seeds."""
     taus_by_primary = []
+    seen: set[tuple] = set()
+    n_pairs = 0
     for runs in runs_by_primary.values():
         taus = []
         for i, a in enumerate(runs):
@@ -497,15 +502,19 @@ def ranking_stability(
                 xs, ys = [sa[t] for t in shared], [sb[t] for t in shared]
                 if len(shared) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
                     continue
+                n_pairs += 1
+                if {(tuple(xs), tuple(ys)), (tuple(ys), tuple(xs))} & seen:
+                    continue
+                seen.add((tuple(xs), tuple(ys)))
                 taus.append(float(stats.kendalltau(xs, ys).statistic))
         if taus:
             taus_by_primary.append(taus)
     if not taus_by_primary:
         return None
     mean = float(np.mean([t for taus in taus_by_primary for t in taus]))
-    n_pairs = sum(len(t) for t in taus_by_primary)
-    if n_pairs < 2:
-        return mean, None, n_pairs
+    distinct = sum(len(t) for t in taus_by_primary)
+    if distinct < 2:
+        return mean, None, n_pairs, distinct
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(n_resamples):
@@ -513,4 +522,4 @@ def ranking_stability(
         values.append(float(np.mean([t for taus in drawn for t in rng.choice(taus, len(taus))])))
     tail = (1 - level) / 2
     lo, hi = np.quantile(values, [tail, 1 - tail])
-    return mean, (float(lo), float(hi)), n_pairs
+    return mean, (float(lo), float(hi)), n_pairs, distinct
