@@ -63,7 +63,8 @@ def test_glue_page_from_truth_sweep_selector_and_report(tmp_path):
     assert "| rte | stsb | +11.9% (helps) |" in md and "| stsb | rte | -19.8% (hurts) |" in md
     # the selector on the leaderboard (one candidate: no rank correlation, a precision all the same)
     board = md.split("## Selectors against the measured transfer")[1].split("\n## ")[0]
-    assert re.search(r"^\| textemb \| 2 \| ", board, re.M)
+    assert re.search(r"^\| textemb \| 2 \(2 primaries, seed 1\) \| ", board, re.M)
+    assert "Not run on this pool: autosem, autosem_p1, avil, diw, fastmtl, gradts_fg" in board
     # the selection trained: the truth's run of the pool textemb selected, at the same seed
     import json
 

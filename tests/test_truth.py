@@ -92,7 +92,7 @@ def test_truth_table_and_selector_scores(tmp_path):
     # columns: method, runs, Spearman, its CI, Kendall, stability, precision, recall, empty, cost, share
     thres = sel["gradts_thres"]
     assert (
-        thres[1:3] == ["2", "1.00 (2)"]
+        thres[1:3] == ["2 (a, seeds 1,2)", "1.00 (2)"]
         and thres[4] == "1.00 (2)"
         and thres[6:]
         == [
@@ -130,7 +130,7 @@ def test_selecting_nothing_when_nothing_helps_is_correct(tmp_path):
     )
     main([str(tmp_path), "--out", str(tmp_path / "rep"), "--resamples", "100"])
     md = (tmp_path / "rep" / "report.md").read_text()
-    line = lambda m: next(x for x in md.splitlines() if x.startswith(f"| {m} | 1 |"))  # noqa: E731
+    line = lambda m: next(x for x in md.splitlines() if x.startswith(f"| {m} | 1 ("))  # noqa: E731
     assert line("gradts_trial").split(" | ")[8] == "1/1"
     assert (
         line("gradts_thres").split(" | ")[8] == "0/1" and line("gradts_thres").split(" | ")[6] == "0.00 (1)"

@@ -423,7 +423,14 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
     links it."""
     from auxrun import paper_tables
     from auxrun.reporting.report_figures import transfer_heatmap_figure
-    from auxrun.reporting.truth import heatmaps, reference_table, selector_table, truth_gains, truth_table
+    from auxrun.reporting.truth import (
+        heatmaps,
+        reference_table,
+        selector_table,
+        selectors_not_run,
+        truth_gains,
+        truth_table,
+    )
 
     truth = truth_gains(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
     if not truth:
@@ -472,10 +479,13 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             "selection against the helpful set, and whether it selected nothing where nothing helps; mean over "
             "runs (how many in brackets). Cost: selection + training on an empty cache (a per-task fine-tuning "
             "reused from the cache counts at what it cost), and its ratio to the whole measurement for that "
-            "primary (all truth runs of one seed).",
+            "primary (all truth runs of one seed). `runs` says which primaries and seeds a row rests on.",
             "",
             render(sheader, srows, "md"),
         ]
+        missing = selectors_not_run(runs, truth)
+        if missing:
+            md += ["", f"Not run on this pool: {', '.join(missing)}."]
     return md + selected_sets_sections(runs, truth), truth
 
 

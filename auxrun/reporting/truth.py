@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
-from auxrun.methods.registry import decides_while_training, is_baseline
+from auxrun.methods.registry import METHODS, decides_while_training, is_baseline, load_all
 from auxrun.paper_tables import TransferReference
 from auxrun.reporting.cells import Cell, Comparison, compare
 from auxrun.reporting.runs import Run
@@ -370,7 +370,7 @@ def selector_row(method: str, recs: list[tuple], truth, n_resamples: int, seed: 
     measured = statistics.mean(c for _, c, _ in recs)
     return [
         method,
-        str(len(recs)),
+        f"{len(recs)} ({coverage(by_primary)})",
         mean("spearman"),
         f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–",
         mean("kendall"),
@@ -381,6 +381,26 @@ def selector_row(method: str, recs: list[tuple], truth, n_resamples: int, seed: 
         f"{cost:.0f}",
         f"{cost / measured:.2f}" if measured else "",
     ]
+
+
+def coverage(by_primary: dict[tuple, list[Run]]) -> str:
+    """Which primaries and seeds a method's rows rest on: `stsb, seed 1` or `6 primaries, seeds 1-3`
+    (a method too dear for every point says here how far the budget went)."""
+    seeds = sorted({r.seed for rs in by_primary.values() for r in rs if r.seed is not None})
+    primaries = sorted(str(k[2]) for k in by_primary)
+    where = primaries[0] if len(primaries) == 1 else f"{len(primaries)} primaries"
+    if not seeds:
+        return where
+    contiguous = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+    listed = f"{seeds[0]}-{seeds[-1]}" if contiguous else ",".join(map(str, seeds))
+    return f"{where}, seed{'s' if len(seeds) > 1 else ''} {listed}"
+
+
+def selectors_not_run(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> list[str]:
+    """The registered selectors (baselines aside) with no selection run on a primary with a truth."""
+    load_all()
+    ran = {r.method for r in runs if _key(r) in truth}
+    return sorted(m for m in METHODS if not is_baseline(m) and m not in ran)
 
 
 # --- uncertainty and stability -------------------------------------------------------------------------
