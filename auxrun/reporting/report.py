@@ -523,7 +523,7 @@ def selected_sets_sections(runs: list[Run], truth: dict) -> list[str]:
         md += [
             "## FastMTL: similarity sampling against random sampling",
             "",
-            "FastMTL (Zhang et al. 2023) samples the auxiliary examples most like the primary's; its claim is "
+            "FastMTL (Kung et al. 2021) samples the auxiliary examples most like the primary's; its claim is "
             "that this beats sampling as many at random. Both trained (their own stage=all runs), paired by seed; "
             "`all`: the mean difference over every primary and seed with its 95% t-interval.",
             "",

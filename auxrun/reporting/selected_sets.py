@@ -13,7 +13,7 @@ Claims, where the pool holds their primaries:
 
 - GradTS Table 2 (Ma et al. 2021): GradTS-fg >= GradTS-trial >= max(no_sel, single task) on RTE,
   MRPC and CoLA (their Table 2 orders the methods this way on every GLUE target);
-- FastMTL (Zhang et al. 2023): sampling auxiliary examples by similarity to the primary beats sampling
+- FastMTL (Kung et al. 2021): sampling auxiliary examples by similarity to the primary beats sampling
   as many at random (``fastmtl`` against ``random_sampling``, same N).
 """
 
