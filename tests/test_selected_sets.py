@@ -117,3 +117,18 @@ def test_gradts_order_reads_a_method_whose_runs_differ_in_a_key():
     assert _method_records(by, "gradts_trial") == by["gradts_trial (trial_seeds=1)"]
     assert _method_records(by, "gradts_fg") == by["gradts_fg"]
     assert _method_records(by, "heu_size") == []
+
+
+def test_an_own_run_in_another_setting_than_the_truth_names_the_keys():
+    """alpha-VIL trained for 12 epochs against a truth of 3: its gain over the primary alone includes
+    the extra epochs, and the table says so; a run in the truth's setting says nothing more."""
+    truth = _truth()
+    for r in truth[("glue6", "minilm_l6", "rte")]["alone"].runs:
+        r.config["train.epochs"] = 3
+    same = _run("avil", 1, 57.5, selected=["cola", "mrpc"])
+    longer = _run("diw", 1, 58.5, selected=["cola", "mrpc"])
+    same.config["train.epochs"], longer.config["train.epochs"] = 3, 12
+    _, rows = trained_table([same, longer], truth)
+    by = {r[1]: r for r in rows}
+    assert by["avil"][-1] == "own run"
+    assert by["diw"][-1] == "own run (train.epochs=12, the truth's 3)" and by["diw"][5] == "+7.50 (1)"

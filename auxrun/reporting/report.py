@@ -503,7 +503,9 @@ def selected_sets_sections(runs: list[Run], truth: dict) -> list[str]:
             "in brackets), and its gain over the primary alone and over all tasks at the same seeds. `own run`: "
             "the selector's run trained (stage=all); `truth run`: the measured-transfer run that trained the same "
             "pool at the same seed (nothing selected: the primary alone; one auxiliary: its pair; every candidate: "
-            "all tasks). A selection of examples or weights has no truth run: it needs stage=all.",
+            "all tasks). A selection of examples or weights has no truth run: it needs stage=all. An own run "
+            "whose training setting differs from the truth's names the keys in brackets: its gains then include "
+            "what that setting changes (more epochs, a fine-tuning stage), not only what was selected.",
             "",
             render(header, rows, "md"),
         ]

@@ -79,10 +79,22 @@ def trained(run: Run, entry: dict[str, Any], own: bool) -> tuple[float | None, s
     return base.score("dev"), "truth run", run.cold_cost() + base.cost()
 
 
+def setting_departures(run: Run, entry: dict[str, Any]) -> tuple[str, ...]:
+    """The training and data keys where a selector's own training differs from the truth's runs
+    (alpha-VIL's 12 epochs, FastMTL's fine-tuning epochs): its gain over the primary alone then
+    includes what that setting changes, not only what the selection chose."""
+    ref = next((r.config for r in entry["alone"].runs), {})
+    keys = sorted(k for k in set(ref) | set(run.config) if k.startswith(("train.", "data.")))
+    return tuple(
+        f"{k}={run.config.get(k)}, the truth's {ref.get(k)}" for k in keys if run.config.get(k) != ref.get(k)
+    )
+
+
 def trained_records(
     runs: list[Run], truth: dict[tuple, dict[str, Any]]
 ) -> dict[tuple, dict[str, list[dict]]]:
-    """{(task_set, backbone, primary): {selector: [{"seed", "score", "source", "selected"}]}}"""
+    """{(task_set, backbone, primary): {selector: [{"seed", "score", "source", "selected", "cost",
+    "departs"}]}}"""
     from auxrun.reporting.truth import _key, _variant_labels, selector_views
 
     out: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -93,7 +105,9 @@ def trained_records(
             label = label.replace(r.method, label_of[id(r)], 1)
             score, source, cost = trained(v, truth[_key(r)], own=i == 0)
             selected = tuple(sorted((v.selection or {}).get("selected_tasks") or []))
+            departs = setting_departures(v, truth[_key(r)]) if source == "own run" else ()
             rec = {"seed": r.seed, "score": score, "source": source, "selected": selected, "cost": cost}
+            rec["departs"] = departs
             out[_key(r)][label].append(rec)
     return out
 
@@ -137,6 +151,9 @@ def trained_table(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> tuple[
                 picked += f" ({n} of {len(recs)})"
 
             sources = sorted({rec["source"] for rec in scored})
+            departs = sorted({d for rec in scored for d in rec["departs"]})
+            if departs:
+                sources = [f"{src} ({'; '.join(departs)})" if src == "own run" else src for src in sources]
             rows.append(
                 [
                     str(key[2]),
