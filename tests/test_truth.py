@@ -393,3 +393,26 @@ def test_rank_stability_counts_a_pair_repeated_on_every_primary_once():
         (tau + stats.kendalltau(s1, [1, 2, 3, 4, 5])[0]) / 2
     )
     assert interval is not None and interval[0] <= mean <= interval[1]
+
+
+def test_selectors_without_a_row_are_named_unfinished_ones_included():
+    from pathlib import Path
+
+    from auxrun.methods.registry import METHODS, is_baseline
+    from auxrun.reporting.runs import Run
+    from auxrun.reporting.truth import selectors_not_run
+
+    def run(method, selection, results=None):
+        config = {"method.name": method, "primary": "rte", "task_set.name": "glue6", "backbone.name": "b"}
+        return Run(path=Path(f"/x/{method}"), config=config, results=results, selection=selection)
+
+    truth = {("glue6", "b", "rte"): {}}
+    runs = [
+        run("logme", {"scores": {"cola": 1.0}}),  # finished its selection: a row
+        run("autosem", None),  # stage 2 still running: no selection.json yet
+        run("avil", {"weights": {}}),  # decides while training: unfinished until results.json
+        run("diw", {"weights": {}}, results={"best": {}}),
+    ]
+    missing = selectors_not_run(runs, truth)
+    assert "autosem" in missing and "avil" in missing and "logme" not in missing and "diw" not in missing
+    assert set(missing) == {m for m in METHODS if not is_baseline(m)} - {"logme", "diw"}

@@ -485,7 +485,7 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
         ]
         missing = selectors_not_run(runs, truth)
         if missing:
-            md += ["", f"Not run on this pool: {', '.join(missing)}.", ""]
+            md += ["", f"No row (not run on this pool, or not finished): {', '.join(missing)}.", ""]
     return md + selected_sets_sections(runs, truth), truth
 
 

@@ -397,9 +397,16 @@ def coverage(by_primary: dict[tuple, list[Run]]) -> str:
 
 
 def selectors_not_run(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> list[str]:
-    """The registered selectors (baselines aside) with no selection run on a primary with a truth."""
+    """The registered selectors (baselines aside) with no row: no run on a primary with a truth, or
+    none that finished its selection (avil, diw: their training)."""
     load_all()
-    ran = {r.method for r in runs if _key(r) in truth}
+    ran = {
+        r.method
+        for r in runs
+        if _key(r) in truth
+        and r.selection is not None
+        and (r.results is not None or not decides_while_training(r.method))
+    }
     return sorted(m for m in METHODS if not is_baseline(m) and m not in ran)
 
 
