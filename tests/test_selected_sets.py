@@ -132,3 +132,13 @@ def test_an_own_run_in_another_setting_than_the_truth_names_the_keys():
     by = {r[1]: r for r in rows}
     assert by["avil"][-1] == "own run"
     assert by["diw"][-1] == "own run (train.epochs=12, the truth's 3)" and by["diw"][5] == "+7.50 (1)"
+
+
+def test_a_run_still_selecting_is_not_a_selection_of_nothing():
+    """AUTOSEM's stage 2 still running has no selection.json: it has no row, and is not placed at the
+    primary alone; an unfinished avil (weights decided while training) has none either."""
+    truth = _truth()
+    running = _run("autosem", 1)
+    training = _run("avil", 1, selected=[])
+    _, rows = trained_table([running, training, _run("logme", 1, selected=[])], truth)
+    assert [r[1] for r in rows] == ["logme"]

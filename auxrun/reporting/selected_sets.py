@@ -27,7 +27,7 @@ from typing import Any
 from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER
-from auxrun.methods.registry import is_baseline
+from auxrun.methods.registry import decides_while_training, is_baseline
 from auxrun.reporting.runs import Run
 
 GRADTS_TABLE2_PRIMARIES = ("rte", "mrpc", "cola")
@@ -99,6 +99,9 @@ def trained_records(
 
     out: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     selectors = [r for r in runs if not is_baseline(r.method) and _key(r) in truth]
+    # a run that has not finished selecting has no selection to train (and is not "nothing selected")
+    selectors = [r for r in selectors if r.selection is not None]
+    selectors = [r for r in selectors if r.results is not None or not decides_while_training(r.method)]
     label_of = _variant_labels(selectors)
     for r in selectors:
         for i, (label, v) in enumerate(selector_views(r)):
