@@ -27,7 +27,7 @@ from typing import Any
 from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER
-from auxrun.methods.registry import decides_while_training, is_baseline
+from auxrun.methods.registry import is_baseline
 from auxrun.reporting.runs import Run
 
 GRADTS_TABLE2_PRIMARIES = ("rte", "mrpc", "cola")
@@ -95,13 +95,10 @@ def trained_records(
 ) -> dict[tuple, dict[str, list[dict]]]:
     """{(task_set, backbone, primary): {selector: [{"seed", "score", "source", "selected", "cost",
     "departs"}]}}"""
-    from auxrun.reporting.truth import _key, _variant_labels, selector_views
+    from auxrun.reporting.truth import _key, _variant_labels, finished_selecting, selector_views
 
     out: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    selectors = [r for r in runs if not is_baseline(r.method) and _key(r) in truth]
-    # a run that has not finished selecting has no selection to train (and is not "nothing selected")
-    selectors = [r for r in selectors if r.selection is not None]
-    selectors = [r for r in selectors if r.results is not None or not decides_while_training(r.method)]
+    selectors = [r for r in runs if not is_baseline(r.method) and _key(r) in truth and finished_selecting(r)]
     label_of = _variant_labels(selectors)
     for r in selectors:
         for i, (label, v) in enumerate(selector_views(r)):
@@ -109,9 +106,16 @@ def trained_records(
             score, source, cost = trained(v, truth[_key(r)], own=i == 0)
             selected = tuple(sorted((v.selection or {}).get("selected_tasks") or []))
             departs = setting_departures(v, truth[_key(r)]) if source == "own run" else ()
-            rec = {"seed": r.seed, "score": score, "source": source, "selected": selected, "cost": cost}
-            rec["departs"] = departs
-            out[_key(r)][label].append(rec)
+            out[_key(r)][label].append(
+                {
+                    "seed": r.seed,
+                    "score": score,
+                    "source": source,
+                    "selected": selected,
+                    "cost": cost,
+                    "departs": departs,
+                }
+            )
     return out
 
 

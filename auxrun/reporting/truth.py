@@ -396,17 +396,17 @@ def coverage(by_primary: dict[tuple, list[Run]]) -> str:
     return f"{where}, seed{'s' if len(seeds) > 1 else ''} {listed}"
 
 
+def finished_selecting(run: Run) -> bool:
+    """The run has its answer: a selection.json, and for avil/diw (which decide while training) the
+    training's results. One still selecting has none yet, which is not "nothing selected"."""
+    return run.selection is not None and (run.results is not None or not decides_while_training(run.method))
+
+
 def selectors_not_run(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> list[str]:
     """The registered selectors (baselines aside) with no row: no run on a primary with a truth, or
-    none that finished its selection (avil, diw: their training)."""
+    none that finished selecting."""
     load_all()
-    ran = {
-        r.method
-        for r in runs
-        if _key(r) in truth
-        and r.selection is not None
-        and (r.results is not None or not decides_while_training(r.method))
-    }
+    ran = {r.method for r in runs if _key(r) in truth and finished_selecting(r)}
     return sorted(m for m in METHODS if not is_baseline(m) and m not in ran)
 
 
