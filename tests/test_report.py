@@ -330,3 +330,27 @@ def test_score_against_n_is_drawn_from_runs_with_n_samples(tmp_path):
         ("fastmtl", "2000"),
         ("fastmtl", "500"),
     ]
+
+
+def test_seeds_note_groups_cells_by_seed_set():
+    from auxrun.reporting.cells import Cell
+    from auxrun.reporting.report import seeds_note
+
+    def cell(method, primary, seeds, **extra):
+        group = {"method.name": method, "primary": primary, **extra}
+        return Cell(group=group, runs=[], split="dev", metric="f1", values=[1.0] * len(seeds), seeds=seeds)
+
+    cells = [
+        cell("no_sel", "rte", [1, 2, 3], tasks="a"),
+        cell("no_sel", "rte", [1, 2, 3], tasks="b"),
+        cell("no_sel", "mrpc", [1, 2, 3]),
+        cell("avil", "stsb", [1]),
+        cell("diw", "stsb", [1]),
+        cell("fastmtl", "rte", [1, 2, 3]),
+    ]
+    assert seeds_note(cells).splitlines() == [
+        "Seeds differ between cells:",
+        "- seeds 1, 2, 3: no_sel on rte (2 cells), mrpc; fastmtl on rte",
+        "- seeds 1: avil on stsb; diw on stsb",
+    ]
+    assert seeds_note(cells[:3]) == "Seeds present in every cell: 1, 2, 3."

@@ -131,9 +131,20 @@ def seeds_note(cells: list[Cell]) -> str:
     seed_sets = {tuple(sorted(map(str, c.seeds))) for c in cells if c.values}
     if len(seed_sets) == 1:
         return f"Seeds present in every cell: {', '.join(next(iter(seed_sets)))}."
-    lines = ["Seeds differ between cells:"]
+    # One line per seed set: the methods with those seeds, each with its primaries (a primary that
+    # has several cells, e.g. the truth's pairs, is counted once with its number of cells).
+    by_seeds: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for c in cells:
-        lines.append(f"- {_column(c)} on {c.primary}: seeds {', '.join(map(str, c.seeds)) or 'none'}")
+        seeds = ", ".join(map(str, c.seeds)) or "none"
+        primaries = by_seeds[seeds][_column(c)]
+        primaries[str(c.primary)] = primaries.get(str(c.primary), 0) + 1
+    lines = ["Seeds differ between cells:"]
+    for seeds, methods in sorted(by_seeds.items(), key=lambda kv: (-len(kv[0].split(", ")), kv[0])):
+        parts = []
+        for column, primaries in methods.items():
+            named = [p + (f" ({n} cells)" if n > 1 else "") for p, n in primaries.items()]
+            parts.append(f"{column} on {', '.join(named)}")
+        lines.append(f"- seeds {seeds}: {'; '.join(parts)}")
     return "\n".join(lines)
 
 
