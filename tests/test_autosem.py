@@ -251,6 +251,9 @@ def test_autosem_end_to_end_and_resume_equals_uninterrupted(tmp_path, monkeypatc
     assert set(sel["selected_tasks"]) <= set(sel["stage1_selected"])
     best = max(o["score"] for o in sel["gp_observations"])
     assert sel["gp_best_score"] == best
+    # the GP compares ratios on select_dev; a small one is named, as for the trial methods
+    assert sel["select_dev_examples"] == 9 and "fewer than 100 for accuracy" in sel["gp_warning"]
+    assert "the GP's comparisons" in sel["gp_warning"] and "trial_rule" not in sel["gp_warning"]
     assert sel["cost"]["select/gp"]["examples_backward"] > 0
     assert sel["cost"]["select"]["examples_backward"] == (
         sel["cost"]["select/bandit"]["examples_backward"] + sel["cost"]["select/gp"]["examples_backward"]

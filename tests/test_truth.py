@@ -400,7 +400,7 @@ def test_selectors_without_a_row_are_named_unfinished_ones_included():
 
     from auxrun.methods.registry import METHODS, is_baseline
     from auxrun.reporting.runs import Run
-    from auxrun.reporting.truth import selectors_not_run
+    from auxrun.reporting.truth import selectors_not_run, under_way
 
     def run(method, selection, results=None):
         config = {"method.name": method, "primary": "rte", "task_set.name": "glue6", "backbone.name": "b"}
@@ -416,3 +416,6 @@ def test_selectors_without_a_row_are_named_unfinished_ones_included():
     missing = selectors_not_run(runs, truth)
     assert "autosem" in missing and "avil" in missing and "logme" not in missing and "diw" not in missing
     assert set(missing) == {m for m in METHODS if not is_baseline(m)} - {"logme", "diw"}
+    # the unfinished ones say where they are under way; a method never run says nothing
+    runs[1].config["seed"] = 1
+    assert under_way(runs, truth, missing) == {"autosem": "rte, seed 1", "avil": "rte"}

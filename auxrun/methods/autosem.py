@@ -41,6 +41,7 @@ from auxrun.methods.autosem_p1 import (
     stage1_extra,
     validate_autosem_p1,
 )
+from auxrun.methods.greedy import select_dev_warning
 from auxrun.methods.registry import register
 from auxrun.selection import Selection
 
@@ -92,6 +93,10 @@ class Autosem(AutosemP1):
 
         metric = ctx.pool.specs[primary].main_metric
         lower = metric in LOWER_IS_BETTER
+        n_select_dev = len(ctx.pool.split(primary, "select_dev").gold)
+        warning = select_dev_warning(metric, n_select_dev, rule="gp", decided="the GP's comparisons")
+        if warning:
+            log.warning("autosem: %s", warning)
         random_state = ctx.cfg.seed if cfg.gp_random_state is None else cfg.gp_random_state
         path = ctx.run_dir / "autosem" / "gp.json"
         settings = {
@@ -163,5 +168,7 @@ class Autosem(AutosemP1):
         extra.update(
             gp_observations=[o.to_dict() for o in result.observations],
             gp_best_score=result.best_score,
+            select_dev_examples=n_select_dev,
+            gp_warning=warning,
         )
         return self.selection(kept, ratios=ratios, scores=aux_utilities, extra=extra)

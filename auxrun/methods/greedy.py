@@ -255,7 +255,9 @@ def bootstrap_seed_means(
 # ---- running trials inside a run ------------------------------------------------------------------
 
 
-def select_dev_warning(metric: str, n: int, rule: str = "paper") -> str | None:
+def select_dev_warning(
+    metric: str, n: int, rule: str = "paper", decided: str = "trial decisions"
+) -> str | None:
     need = MIN_SELECT_DEV.get(metric, 200)
     if n >= need:
         return None
@@ -265,7 +267,7 @@ def select_dev_warning(metric: str, n: int, rule: str = "paper") -> str | None:
         else ""
     )
     return (
-        f"select_dev has {n} examples, fewer than {need} for {metric}: trial decisions on it are mostly "
+        f"select_dev has {n} examples, fewer than {need} for {metric}: {decided} on it are mostly "
         f"noise (docs/methods/gradts.md, 'How big must select_dev be'){advice}"
     )
 

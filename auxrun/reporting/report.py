@@ -441,6 +441,7 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
         selectors_not_run,
         truth_gains,
         truth_table,
+        under_way,
     )
 
     truth = truth_gains(cells, n_resamples=args.resamples, seed=args.bootstrap_seed)
@@ -496,7 +497,9 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
         ]
         missing = selectors_not_run(runs, truth)
         if missing:
-            md += ["", f"No row (not run on this pool, or not finished): {', '.join(missing)}.", ""]
+            going = under_way(runs, truth, missing)
+            named = [m + (f" (not finished: {going[m]})" if m in going else "") for m in missing]
+            md += ["", f"No row (not run on this pool, or not finished): {', '.join(named)}.", ""]
     return md + selected_sets_sections(runs, truth), truth
 
 

@@ -410,6 +410,16 @@ def selectors_not_run(runs: list[Run], truth: dict[tuple, dict[str, Any]]) -> li
     return sorted(m for m in METHODS if not is_baseline(m) and m not in ran)
 
 
+def under_way(runs: list[Run], truth: dict[tuple, dict[str, Any]], methods: list[str]) -> dict[str, str]:
+    """Where each of ``methods`` has runs on a truth primary that have not finished selecting, as
+    ``coverage`` says it (`rte, seed 1`): the page names the dear runs still going."""
+    by_method: dict[str, dict[tuple, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        if r.method in methods and _key(r) in truth and not finished_selecting(r):
+            by_method[r.method][_key(r)].append(r)
+    return {m: coverage(by_primary) for m, by_primary in by_method.items()}
+
+
 # --- uncertainty and stability -------------------------------------------------------------------------
 
 
