@@ -419,3 +419,47 @@ def test_selectors_without_a_row_are_named_unfinished_ones_included():
     # the unfinished ones say where they are under way; a method never run says nothing
     runs[1].config["seed"] = 1
     assert under_way(runs, truth, missing) == {"autosem": "rte, seed 1", "avil": "rte"}
+
+
+def test_single_task_reference_sets_the_primary_alone_beside_full_data_scores(tmp_path, monkeypatch):
+    """The primary alone in the reference's metric (mean ± sd over seeds), the examples an epoch trained
+    on, the dev set's majority class, theirs and the ratio; other backbones and tasks give no row."""
+    from auxrun import paper_tables
+    from auxrun.paper_tables import SingleTaskReference, SingleTaskScore
+    from auxrun.reporting.truth import single_task_reference_table
+
+    real = paper_tables.load_single_task("minilm_single_task")
+    assert real.backbone == "minilm_l6" and [(s.task, s.metric, s.score) for s in real.scores] == [
+        ("rte", "accuracy", 68.9),
+        ("sst2", "accuracy", 91.3),
+        ("mrpc", "accuracy", 86.6),
+    ]
+    assert "minilm_single_task" not in paper_tables.available()
+
+    alone = {1: flip(10, 0), 2: flip(12, 5), 3: flip(8, 10)}  # 75, 70, 80
+    truth_runs(tmp_path / "runs", "a", {(): alone, ("r",): alone})
+    for folder in (tmp_path / "runs").iterdir():
+        path = folder / "results.json"
+        results = json.loads(path.read_text())
+        results["epochs"] = 3
+        results["cost"]["train"]["examples_backward"] = 3 * 36
+        path.write_text(json.dumps(results))
+    ref = SingleTaskReference(
+        "x",
+        "P",
+        "full data",
+        "tiny",
+        [SingleTaskScore("a", "accuracy", 80.0), SingleTaskScore("b", "accuracy", 9)],
+    )
+    header, rows = single_task_reference_table(_truth(tmp_path / "runs"), ref)
+    assert header[2:5] == ["ours, primary alone", "examples trained on", "majority class"]
+    assert rows == [["a", "accuracy", "75.00 ± 5.00 (n=3)", "36", "50.00", "80.00", "0.94"]]
+    other = SingleTaskReference("x", "P", "full data", "bert_base", ref.scores)
+    assert single_task_reference_table(_truth(tmp_path / "runs"), other)[1] == []
+
+    monkeypatch.setattr(paper_tables, "single_task_references", lambda: ["x_single_task"])
+    monkeypatch.setattr(paper_tables, "load_single_task", lambda name: ref)
+    main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep"), "--resamples", "50"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    section = md.split("## Single task against a full-data reference")[1].split("\n## ")[0]
+    assert "what P reached with full data" in section and "| a | accuracy | 75.00 ± 5.00 (n=3) |" in section

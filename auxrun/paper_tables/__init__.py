@@ -9,6 +9,8 @@ record per number, which is what the report puts beside ours.
 Files named ``*_transfer.yaml`` are not tables but pairwise transfer results from other work (a target,
 a source and the relative change the source brought): ``load_transfer`` reads them, and the report sets
 their signs beside the gains of an ``experiment=transfer_truth`` measurement (``transfer_references``).
+Files named ``*_single_task.yaml`` hold single-task scores another work reached on a backbone of the
+same size with full training data (``load_single_task``): the report sets our primaries alone beside them.
 """
 
 from __future__ import annotations
@@ -77,11 +79,16 @@ class PaperTable:
 
 
 TRANSFER_SUFFIX = "_transfer"  # pairwise transfer results, not a printed table
+SINGLE_TASK_SUFFIX = "_single_task"  # single-task scores at full data, not a printed table
 
 
 def available() -> list[str]:
     """The paper tables (``--experiment NAME``)."""
-    return sorted(p.stem for p in TABLES_DIR.glob("*.yaml") if not p.stem.endswith(TRANSFER_SUFFIX))
+    return sorted(
+        p.stem
+        for p in TABLES_DIR.glob("*.yaml")
+        if not p.stem.endswith(TRANSFER_SUFFIX) and not p.stem.endswith(SINGLE_TASK_SUFFIX)
+    )
 
 
 def load(name: str) -> PaperTable:
@@ -133,3 +140,36 @@ def load_transfer(name: str) -> TransferReference:
         target, source = names.get(p["target"], p["target"]), names.get(p["source"], p["source"])
         pairs.append(TransferPair(target, source, float(p["change_pct"]), p.get("note", "")))
     return TransferReference(d["name"], d["paper"], d["setting"], d["measure"], pairs)
+
+
+@dataclass
+class SingleTaskScore:
+    task: str  # auxrun's task name
+    metric: str
+    score: float
+
+
+@dataclass
+class SingleTaskReference:
+    name: str
+    paper: str
+    setting: str
+    backbone: str  # the auxrun backbone of the same size
+    scores: list[SingleTaskScore]
+
+
+def single_task_references() -> list[str]:
+    return sorted(p.stem for p in TABLES_DIR.glob(f"*{SINGLE_TASK_SUFFIX}.yaml"))
+
+
+def load_single_task(name: str) -> SingleTaskReference:
+    """One ``*_single_task.yaml``: its scores with the task names mapped to auxrun's (``tasks``)."""
+    path = TABLES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no single-task reference '{name}'; available: {single_task_references()}")
+    d = yaml.safe_load(path.read_text())
+    names = d.get("tasks") or {}
+    scores = [
+        SingleTaskScore(names.get(s["task"], s["task"]), s["metric"], float(s["score"])) for s in d["scores"]
+    ]
+    return SingleTaskReference(d["name"], d["paper"], d["setting"], d["backbone"], scores)

@@ -439,6 +439,7 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
         reference_table,
         selector_table,
         selectors_not_run,
+        single_task_reference_table,
         truth_gains,
         truth_table,
         under_way,
@@ -479,6 +480,21 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             f"Their pairwise transfer where we measured the same pair ({ref.setting}; {ref.measure}; "
             f"auxrun/paper_tables/{name}.yaml) beside ours (joint training, the gain above, relative to "
             "the primary alone in brackets). Settings differ, so only the signs are compared.",
+            "",
+            render(rheader, rrows, "md"),
+        ]
+    for name in paper_tables.single_task_references():
+        ref = paper_tables.load_single_task(name)
+        rheader, rrows = single_task_reference_table(truth, ref)
+        if not rrows:
+            continue
+        md += [
+            "## Single task against a full-data reference",
+            "",
+            f"The primary alone at this pool's setting beside what {ref.paper} reached with "
+            f"{ref.setting} (auxrun/paper_tables/{name}.yaml): how far the setting's cap, epochs and "
+            "backbone put the primaries from full-data scores. `majority class`: always predicting the "
+            "dev set's most frequent label.",
             "",
             render(rheader, rrows, "md"),
         ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from scipy import stats
 
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
 from auxrun.methods.registry import METHODS, decides_while_training, is_baseline, load_all
-from auxrun.paper_tables import TransferReference
+from auxrun.paper_tables import SingleTaskReference, TransferReference
 from auxrun.reporting.cells import Cell, Comparison, compare
 from auxrun.reporting.runs import Run
 
@@ -233,6 +233,59 @@ def reference_table(
             if pair.note:
                 note += f"; {pair.note}"
             rows.append([pair.target, pair.source, theirs, ours, agree, note])
+    return header, rows
+
+
+def single_task_reference_table(
+    truth: dict[tuple, dict[str, Any]], reference: SingleTaskReference
+) -> tuple[list[str], list[list[str]]]:
+    """A row per primary the reference scored, on the truth's runs with the reference's backbone: the
+    primary alone in the reference's metric (mean ± sd over seeds, and the examples an epoch trained
+    on), the majority
+    class's score on the same dev set where the metric is accuracy, theirs, and ours as a share of theirs."""
+    header = [
+        "primary",
+        "metric",
+        "ours, primary alone",
+        "examples trained on",
+        "majority class",
+        "theirs",
+        "ours / theirs",
+    ]
+    rows = []
+    for score in reference.scores:
+        for (task_set, backbone, primary), t in sorted(truth.items(), key=lambda kv: tuple(map(str, kv[0]))):
+            if primary != score.task or backbone != reference.backbone:
+                continue
+            alone: list[Run] = t["alone"].runs
+            values = [
+                v
+                for r in alone
+                if (v := ((r.results or {}).get("best") or {}).get("dev", {}).get(score.metric)) is not None
+            ]
+            if not values:
+                continue
+            mean = statistics.mean(values)
+            sd = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+            results = alone[0].results or {}
+            trained = ((results.get("cost") or {}).get("train") or {}).get("examples_backward")
+            per_epoch = trained // results["epochs"] if trained and results.get("epochs") else None
+            majority = ""
+            pred = alone[0].predictions("dev") if score.metric == "accuracy" else None
+            if pred and pred.get("gold"):
+                counts = Counter(map(str, pred["gold"]))
+                majority = f"{100 * max(counts.values()) / len(pred['gold']):.2f}"
+            rows.append(
+                [
+                    primary if len(truth) == len({k[2] for k in truth}) else f"{primary} ({task_set})",
+                    score.metric,
+                    f"{mean:.2f}{sd} (n={len(values)})",
+                    str(per_epoch) if per_epoch else "",
+                    majority,
+                    f"{score.score:.2f}",
+                    f"{mean / score.score:.2f}",
+                ]
+            )
     return header, rows
 
 
