@@ -421,12 +421,25 @@ def test_selectors_without_a_row_are_named_unfinished_ones_included():
     assert under_way(runs, truth, missing) == {"autosem": "rte, seed 1", "avil": "rte"}
 
 
-def test_single_task_reference_sets_the_primary_alone_beside_full_data_scores(tmp_path, monkeypatch):
-    """The primary alone in the reference's metric (mean ± sd over seeds), the examples an epoch trained
-    on, the dev set's majority class, theirs and the ratio; other backbones and tasks give no row."""
+def test_best_constant_prediction_against_scikit_learn():
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    from auxrun.reporting.truth import best_constant
+
+    gold = [1, 1, 1, 0, 0, 1, 0, 1]  # 5 of 8 positive
+    assert best_constant("accuracy", gold) == pytest.approx(62.5)
+    assert best_constant("f1", gold) == pytest.approx(100 * f1_score(gold, [1] * 8))  # 2 * .625 / 1.625
+    assert best_constant("mcc", gold) == pytest.approx(100 * matthews_corrcoef(gold, [0] * 8)) == 0.0
+    assert best_constant("pearson", [0.1, 0.5]) is None and best_constant("accuracy", []) is None
+
+
+def test_primaries_alone_beside_the_constant_prediction_and_a_full_data_reference(tmp_path, monkeypatch):
+    """Each primary alone in its main metric (mean ± sd over seeds), the examples an epoch trained on,
+    the best constant prediction on its dev set, and a reference's full-data score where it has the task
+    on the same backbone (theirs, ours in their metric, the ratio)."""
     from auxrun import paper_tables
     from auxrun.paper_tables import SingleTaskReference, SingleTaskScore
-    from auxrun.reporting.truth import single_task_reference_table
+    from auxrun.reporting.truth import primaries_table
 
     real = paper_tables.load_single_task("minilm_single_task")
     assert real.backbone == "minilm_l6" and [(s.task, s.metric, s.score) for s in real.scores] == [
@@ -438,6 +451,7 @@ def test_single_task_reference_sets_the_primary_alone_beside_full_data_scores(tm
 
     alone = {1: flip(10, 0), 2: flip(12, 5), 3: flip(8, 10)}  # 75, 70, 80
     truth_runs(tmp_path / "runs", "a", {(): alone, ("r",): alone})
+    truth_runs(tmp_path / "runs", "b", {(): alone, ("r",): alone})
     for folder in (tmp_path / "runs").iterdir():
         path = folder / "results.json"
         results = json.loads(path.read_text())
@@ -449,17 +463,20 @@ def test_single_task_reference_sets_the_primary_alone_beside_full_data_scores(tm
         "P",
         "full data",
         "tiny",
-        [SingleTaskScore("a", "accuracy", 80.0), SingleTaskScore("b", "accuracy", 9)],
+        [SingleTaskScore("a", "accuracy", 80.0), SingleTaskScore("z", "accuracy", 9)],
     )
-    header, rows = single_task_reference_table(_truth(tmp_path / "runs"), ref)
-    assert header[2:5] == ["ours, primary alone", "examples trained on", "majority class"]
-    assert rows == [["a", "accuracy", "75.00 ± 5.00 (n=3)", "36", "50.00", "80.00", "0.94"]]
+    header, rows = primaries_table(_truth(tmp_path / "runs"), [ref])
+    assert header[2:5] == ["primary alone", "examples trained on", "best constant prediction"]
+    assert rows == [
+        ["a", "accuracy", "75.00 ± 5.00 (n=3)", "36", "50.00", "P: 80.00, 75.00, 0.94 (accuracy)"],
+        ["b", "accuracy", "75.00 ± 5.00 (n=3)", "36", "50.00", ""],
+    ]
     other = SingleTaskReference("x", "P", "full data", "bert_base", ref.scores)
-    assert single_task_reference_table(_truth(tmp_path / "runs"), other)[1] == []
+    assert [r[5] for r in primaries_table(_truth(tmp_path / "runs"), [other])[1]] == ["", ""]
 
     monkeypatch.setattr(paper_tables, "single_task_references", lambda: ["x_single_task"])
     monkeypatch.setattr(paper_tables, "load_single_task", lambda name: ref)
     main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep"), "--resamples", "50"])
     md = (tmp_path / "rep" / "report.md").read_text()
-    section = md.split("## Single task against a full-data reference")[1].split("\n## ")[0]
-    assert "what P reached with full data" in section and "| a | accuracy | 75.00 ± 5.00 (n=3) |" in section
+    section = md.split("## The primaries alone")[1].split("\n## ")[0]
+    assert "| a | accuracy | 75.00 ± 5.00 (n=3) | 36 | 50.00 | P: 80.00, 75.00, 0.94 (accuracy) |" in section

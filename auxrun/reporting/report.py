@@ -436,10 +436,10 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
     from auxrun.reporting.report_figures import transfer_heatmap_figure
     from auxrun.reporting.truth import (
         heatmaps,
+        primaries_table,
         reference_table,
         selector_table,
         selectors_not_run,
-        single_task_reference_table,
         truth_gains,
         truth_table,
         under_way,
@@ -483,20 +483,21 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             "",
             render(rheader, rrows, "md"),
         ]
-    for name in paper_tables.single_task_references():
-        ref = paper_tables.load_single_task(name)
-        rheader, rrows = single_task_reference_table(truth, ref)
-        if not rrows:
-            continue
+    references = [paper_tables.load_single_task(n) for n in paper_tables.single_task_references()]
+    pheader, prows = primaries_table(truth, references)
+    if prows:
         md += [
-            "## Single task against a full-data reference",
+            "## The primaries alone",
             "",
-            f"The primary alone at this pool's setting beside what {ref.paper} reached with "
-            f"{ref.setting} (auxrun/paper_tables/{name}.yaml): how far the setting's cap, epochs and "
-            "backbone put the primaries from full-data scores. `majority class`: always predicting the "
-            "dev set's most frequent label.",
+            "How much of each primary this setting learns: the primary alone (mean ± sd over seeds; the "
+            "examples an epoch trained on) against the best constant prediction on the same dev set, "
+            "what a model that learnt nothing scores (the majority class for accuracy, the positive class "
+            "for F1, 0 for MCC), and where other work scored the task on a backbone of the same size with "
+            "full training data (auxrun/paper_tables/*_single_task.yaml), theirs against ours in their "
+            "metric. A primary near its constant prediction has little for an auxiliary to add and little "
+            "for a selector to find.",
             "",
-            render(rheader, rrows, "md"),
+            render(pheader, prows, "md"),
         ]
     sheader, srows = selector_table(runs, truth, args.resamples, args.bootstrap_seed)
     if srows:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -236,56 +236,71 @@ def reference_table(
     return header, rows
 
 
-def single_task_reference_table(
-    truth: dict[tuple, dict[str, Any]], reference: SingleTaskReference
+# Metrics a constant prediction has a score under (a correlation with a constant is undefined).
+CONSTANT_SCORED = ("accuracy", "f1", "f1_macro", "f1_weighted", "mcc")
+
+
+def best_constant(metric: str, gold: list[Any]) -> float | None:
+    """The best score of always predicting one of the dev set's labels: what a model that learnt
+    nothing reaches (the majority class for accuracy, the positive class for binary F1, 0 for MCC)."""
+    if metric not in CONSTANT_SCORED or not gold:
+        return None
+    return max(METRICS[metric](gold, [label] * len(gold)) for label in sorted(set(gold), key=str))
+
+
+def primaries_table(
+    truth: dict[tuple, dict[str, Any]], references: list[SingleTaskReference]
 ) -> tuple[list[str], list[list[str]]]:
-    """A row per primary the reference scored, on the truth's runs with the reference's backbone: the
-    primary alone in the reference's metric (mean ± sd over seeds, and the examples an epoch trained
-    on), the majority
-    class's score on the same dev set where the metric is accuracy, theirs, and ours as a share of theirs."""
+    """A row per primary of the truth: the primary alone in its main metric (mean ± sd over seeds) and
+    the examples an epoch trained on, beside the best constant prediction on the same dev set and, where
+    a reference scored the task on a backbone of the same size with full data, theirs against ours in
+    their metric."""
     header = [
         "primary",
         "metric",
-        "ours, primary alone",
+        "primary alone",
         "examples trained on",
-        "majority class",
-        "theirs",
-        "ours / theirs",
+        "best constant prediction",
+        "full-data reference (theirs, ours, ours / theirs)",
     ]
+    several = len({(k[0], k[1]) for k in truth}) > 1
+
+    def dev_scores(runs: list[Run], metric: str) -> list[float]:
+        best = [((r.results or {}).get("best") or {}).get("dev") or {} for r in runs]
+        return [b[metric] for b in best if b.get(metric) is not None]
+
     rows = []
-    for score in reference.scores:
-        for (task_set, backbone, primary), t in sorted(truth.items(), key=lambda kv: tuple(map(str, kv[0]))):
-            if primary != score.task or backbone != reference.backbone:
-                continue
-            alone: list[Run] = t["alone"].runs
-            values = [
-                v
-                for r in alone
-                if (v := ((r.results or {}).get("best") or {}).get("dev", {}).get(score.metric)) is not None
+    for (task_set, backbone, primary), t in sorted(truth.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        cell: Cell = t["alone"]
+        metric = cell.metric or ""
+        values = dev_scores(cell.runs, metric)
+        if not values:
+            continue
+        sd = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+        results = cell.runs[0].results or {}
+        trained = ((results.get("cost") or {}).get("train") or {}).get("examples_backward")
+        per_epoch = trained // results["epochs"] if trained and results.get("epochs") else None
+        pred = cell.runs[0].predictions("dev")
+        constant = best_constant(metric, list((pred or {}).get("gold") or []))
+        refs = []
+        for ref in references:
+            for score in ref.scores:
+                ours = dev_scores(cell.runs, score.metric)
+                if score.task == primary and ref.backbone == backbone and ours:
+                    mean = statistics.mean(ours)
+                    refs.append(
+                        f"{ref.paper}: {score.score:.2f}, {mean:.2f}, {mean / score.score:.2f} ({score.metric})"
+                    )
+        rows.append(
+            [
+                f"{primary} ({task_set}, {backbone})" if several else primary,
+                metric,
+                f"{statistics.mean(values):.2f}{sd} (n={len(values)})",
+                str(per_epoch) if per_epoch else "",
+                "–" if constant is None else f"{constant:.2f}",
+                "; ".join(refs),
             ]
-            if not values:
-                continue
-            mean = statistics.mean(values)
-            sd = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
-            results = alone[0].results or {}
-            trained = ((results.get("cost") or {}).get("train") or {}).get("examples_backward")
-            per_epoch = trained // results["epochs"] if trained and results.get("epochs") else None
-            majority = ""
-            pred = alone[0].predictions("dev") if score.metric == "accuracy" else None
-            if pred and pred.get("gold"):
-                counts = Counter(map(str, pred["gold"]))
-                majority = f"{100 * max(counts.values()) / len(pred['gold']):.2f}"
-            rows.append(
-                [
-                    primary if len(truth) == len({k[2] for k in truth}) else f"{primary} ({task_set})",
-                    score.metric,
-                    f"{mean:.2f}{sd} (n={len(values)})",
-                    str(per_epoch) if per_epoch else "",
-                    majority,
-                    f"{score.score:.2f}",
-                    f"{mean / score.score:.2f}",
-                ]
-            )
+        )
     return header, rows
 
 
