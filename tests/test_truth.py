@@ -424,16 +424,18 @@ def test_selectors_without_a_row_are_named_unfinished_ones_included():
 def test_best_constant_prediction_against_scikit_learn():
     from sklearn.metrics import f1_score, matthews_corrcoef
 
-    from auxrun.reporting.truth import best_constant
+    from auxrun.reporting.truth import best_constant, chance_level
 
     gold = [1, 1, 1, 0, 0, 1, 0, 1]  # 5 of 8 positive
     assert best_constant("accuracy", gold) == pytest.approx(62.5)
     assert best_constant("f1", gold) == pytest.approx(100 * f1_score(gold, [1] * 8))  # 2 * .625 / 1.625
     assert best_constant("mcc", gold) == pytest.approx(100 * matthews_corrcoef(gold, [0] * 8)) == 0.0
     assert best_constant("pearson", [0.1, 0.5]) is None and best_constant("accuracy", []) is None
+    assert chance_level("pearson", [0.1, 0.5]) == 0.0 and chance_level("mse", [0.1]) is None
+    assert chance_level("f1", gold) == best_constant("f1", gold)
 
 
-def test_primaries_alone_beside_the_constant_prediction_and_a_full_data_reference(tmp_path, monkeypatch):
+def test_primaries_alone_beside_chance_and_a_full_data_reference(tmp_path, monkeypatch):
     """Each primary alone in its main metric (mean ± sd over seeds), the examples an epoch trained on,
     the best constant prediction on its dev set, and a reference's full-data score where it has the task
     on the same backbone (theirs, ours in their metric, the ratio)."""
@@ -450,8 +452,9 @@ def test_primaries_alone_beside_the_constant_prediction_and_a_full_data_referenc
     assert "minilm_single_task" not in paper_tables.available()
 
     alone = {1: flip(10, 0), 2: flip(12, 5), 3: flip(8, 10)}  # 75, 70, 80
+    chance = {1: flip(20, 0), 2: flip(18, 5), 3: flip(22, 10)}  # 50, 55, 45: the majority class's 50
     truth_runs(tmp_path / "runs", "a", {(): alone, ("r",): alone})
-    truth_runs(tmp_path / "runs", "b", {(): alone, ("r",): alone})
+    truth_runs(tmp_path / "runs", "b", {(): chance, ("r",): alone})
     for folder in (tmp_path / "runs").iterdir():
         path = folder / "results.json"
         results = json.loads(path.read_text())
@@ -466,17 +469,35 @@ def test_primaries_alone_beside_the_constant_prediction_and_a_full_data_referenc
         [SingleTaskScore("a", "accuracy", 80.0), SingleTaskScore("z", "accuracy", 9)],
     )
     header, rows = primaries_table(_truth(tmp_path / "runs"), [ref])
-    assert header[2:5] == ["primary alone", "examples trained on", "best constant prediction"]
+    assert header[2:4] == ["primary alone", "examples trained on"]
+    half = stats.t.ppf(0.975, 2) * 5 / np.sqrt(3)
     assert rows == [
-        ["a", "accuracy", "75.00 ± 5.00 (n=3)", "36", "50.00", "P: 80.00, 75.00, 0.94 (accuracy)"],
-        ["b", "accuracy", "75.00 ± 5.00 (n=3)", "36", "50.00", ""],
+        [
+            "a",
+            "accuracy",
+            "75.00 ± 5.00 (n=3)",
+            "36",
+            "50.00",
+            f"yes [{75 - half:.2f}, {75 + half:.2f}]",
+            "P: 80.00, 75.00, 0.94 (accuracy)",
+        ],
+        ["b", "accuracy", "50.00 ± 5.00 (n=3)", "36", "50.00", f"no [{50 - half:.2f}, {50 + half:.2f}]", ""],
     ]
     other = SingleTaskReference("x", "P", "full data", "bert_base", ref.scores)
-    assert [r[5] for r in primaries_table(_truth(tmp_path / "runs"), [other])[1]] == ["", ""]
+    assert [r[6] for r in primaries_table(_truth(tmp_path / "runs"), [other])[1]] == ["", ""]
+
+    # a selector on both primaries: the leaderboard again on the learnt one alone
+    for primary in ("a", "b"):
+        make_run(
+            tmp_path / "runs" / f"logme-{primary}", "logme", 1, 70.0, primary=primary, tasks=(primary, "r")
+        )
 
     monkeypatch.setattr(paper_tables, "single_task_references", lambda: ["x_single_task"])
     monkeypatch.setattr(paper_tables, "load_single_task", lambda name: ref)
     main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep"), "--resamples", "50"])
     md = (tmp_path / "rep" / "report.md").read_text()
     section = md.split("## The primaries alone")[1].split("\n## ")[0]
-    assert "| a | accuracy | 75.00 ± 5.00 (n=3) | 36 | 50.00 | P: 80.00, 75.00, 0.94 (accuracy) |" in section
+    assert "| a | accuracy | 75.00 ± 5.00 (n=3) | 36 | 50.00 | yes [" in section
+    learnt = md.split("### On the primaries the setting learns")[1].split("\n## ")[0]
+    assert "beyond chance (a; see The primaries alone)" in learnt and "| logme | 1 (a, seed 1) |" in learnt
+    assert "| logme | 2 (2 primaries, seed 1) |" in md.split("## Selectors against the measured transfer")[1]

@@ -23,6 +23,15 @@ from auxrun.methods.registry import baselines
 from auxrun.reporting.runs import Run, varying_keys
 
 
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float] | None:
+    """Student's t interval of the mean of ``values`` (None under two values)."""
+    if len(values) < 2:
+        return None
+    mean, n = statistics.mean(values), len(values)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
+    return mean - half, mean + half
+
+
 @dataclass
 class Comparison:
     baseline: str
@@ -132,8 +141,7 @@ def compare(cell: Cell, base: Cell, n_resamples: int = 1000, seed: int = 0) -> C
     if len(per_seed) > 1:
         comp.seed_sd = statistics.stdev(per_seed)
     if len(per_seed) >= 3:
-        half = stats.t.ppf(0.975, len(per_seed) - 1) * comp.seed_sd / math.sqrt(len(per_seed))
-        comp.seed_ci = (comp.diff - half, comp.diff + half)
+        comp.seed_ci = t_interval(per_seed)
     pairs, gold = [], None
     for s in shared:
         a, b = ours[s].predictions(cell.split), theirs[s].predictions(cell.split)

@@ -435,7 +435,9 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
     from auxrun import paper_tables
     from auxrun.reporting.report_figures import transfer_heatmap_figure
     from auxrun.reporting.truth import (
+        chance_of,
         heatmaps,
+        learnt,
         primaries_table,
         reference_table,
         selector_table,
@@ -517,6 +519,20 @@ def truth_sections(runs: list[Run], cells: list[Cell], args, figs: Path, link: s
             going = under_way(runs, truth, missing)
             named = [m + (f" (not finished: {going[m]})" if m in going else "") for m in missing]
             md += ["", f"No row (not run on this pool, or not finished): {', '.join(named)}.", ""]
+        learnt_keys = [k for k, t in truth.items() if learnt(t["alone"], chance_of(t["alone"]))]
+        if learnt_keys and len(learnt_keys) < len(truth):
+            lheader, lrows = selector_table(
+                runs, {k: truth[k] for k in learnt_keys}, args.resamples, args.bootstrap_seed
+            )
+            named = ", ".join(str(k[2]) for k in sorted(learnt_keys, key=lambda k: tuple(map(str, k))))
+            md += [
+                "### On the primaries the setting learns",
+                "",
+                f"The same on the primaries learnt beyond chance ({named}; see The primaries alone): a "
+                "primary that the setting hardly learns gives a selector little to find.",
+                "",
+                render(lheader, lrows, "md"),
+            ]
     return md + selected_sets_sections(runs, truth), truth
 
 

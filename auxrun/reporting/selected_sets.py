@@ -19,15 +19,13 @@ Claims, where the pool holds their primaries:
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-from scipy import stats
-
 from auxrun.eval.metrics import LOWER_IS_BETTER
 from auxrun.methods.registry import is_baseline
+from auxrun.reporting.cells import t_interval
 from auxrun.reporting.runs import Run
 
 GRADTS_TABLE2_PRIMARIES = ("rte", "mrpc", "cola")
@@ -275,15 +273,14 @@ def sampling_claim_table(
             ]
         )
     if len(diffs) >= 2:
-        mean, sd = statistics.mean(diffs), statistics.stdev(diffs)
-        half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs))
+        mean, (lo, hi) = statistics.mean(diffs), t_interval(diffs)
         rows.append(
             [
                 "all",
                 f"{len(diffs)} pairs",
                 "",
                 "",
-                f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]",
+                f"{mean:+.2f} [{lo:+.2f}, {hi:+.2f}]",
                 f"{sum(x > 0 for x in diffs)}/{len(diffs)}",
             ]
         )

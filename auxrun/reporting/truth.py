@@ -32,7 +32,7 @@ from scipy import stats
 from auxrun.eval.metrics import LOWER_IS_BETTER, METRICS
 from auxrun.methods.registry import METHODS, decides_while_training, is_baseline, load_all
 from auxrun.paper_tables import SingleTaskReference, TransferReference
-from auxrun.reporting.cells import Cell, Comparison, compare
+from auxrun.reporting.cells import Cell, Comparison, compare, t_interval
 from auxrun.reporting.runs import Run
 
 
@@ -248,6 +248,26 @@ def best_constant(metric: str, gold: list[Any]) -> float | None:
     return max(METRICS[metric](gold, [label] * len(gold)) for label in sorted(set(gold), key=str))
 
 
+def chance_level(metric: str, gold: list[Any]) -> float | None:
+    """What a model that learnt nothing scores: the best constant prediction, or 0 for a correlation
+    (a constant has none); None where neither applies (a loss, a tagging metric)."""
+    if metric in ("pearson", "spearman"):
+        return 0.0
+    return best_constant(metric, gold)
+
+
+def learnt(cell: Cell, chance: float | None) -> bool | None:
+    """Whether the primary alone beats ``chance`` beyond the seeds' noise: the lower end of the 95%
+    t-interval over seeds above it. None where it cannot be said (no chance level, one seed)."""
+    interval = t_interval(cell.values)
+    return None if chance is None or interval is None else interval[0] > chance
+
+
+def chance_of(cell: Cell) -> float | None:
+    pred = cell.runs[0].predictions("dev") if cell.runs else None
+    return chance_level(cell.metric or "", list((pred or {}).get("gold") or []))
+
+
 def primaries_table(
     truth: dict[tuple, dict[str, Any]], references: list[SingleTaskReference]
 ) -> tuple[list[str], list[list[str]]]:
@@ -260,7 +280,8 @@ def primaries_table(
         "metric",
         "primary alone",
         "examples trained on",
-        "best constant prediction",
+        "chance (best constant prediction; 0 for a correlation)",
+        "learnt (seed interval above chance)",
         "full-data reference (theirs, ours, ours / theirs)",
     ]
     several = len({(k[0], k[1]) for k in truth}) > 1
@@ -272,16 +293,16 @@ def primaries_table(
     rows = []
     for (task_set, backbone, primary), t in sorted(truth.items(), key=lambda kv: tuple(map(str, kv[0]))):
         cell: Cell = t["alone"]
-        metric = cell.metric or ""
-        values = dev_scores(cell.runs, metric)
+        metric, values = cell.metric or "", cell.values
         if not values:
             continue
         sd = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
         results = cell.runs[0].results or {}
         trained = ((results.get("cost") or {}).get("train") or {}).get("examples_backward")
         per_epoch = trained // results["epochs"] if trained and results.get("epochs") else None
-        pred = cell.runs[0].predictions("dev")
-        constant = best_constant(metric, list((pred or {}).get("gold") or []))
+        chance = chance_of(cell)
+        interval = t_interval(values)
+        beyond = learnt(cell, chance)
         refs = []
         for ref in references:
             for score in ref.scores:
@@ -297,7 +318,9 @@ def primaries_table(
                 metric,
                 f"{statistics.mean(values):.2f}{sd} (n={len(values)})",
                 str(per_epoch) if per_epoch else "",
-                "–" if constant is None else f"{constant:.2f}",
+                "–" if chance is None else f"{chance:.2f}",
+                {True: "yes", False: "no"}.get(beyond, "–")
+                + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""),
                 "; ".join(refs),
             ]
         )
