@@ -124,17 +124,26 @@ class TransferReference:
     pairs: list[TransferPair]
 
 
+def _named(suffix: str) -> list[str]:
+    return sorted(p.stem for p in TABLES_DIR.glob(f"*{suffix}.yaml"))
+
+
+def _read_named(name: str, suffix: str, kind: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A ``*<suffix>.yaml`` file and its map from the other work's task names to auxrun's (``tasks``)."""
+    path = TABLES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no {kind} '{name}'; available: {_named(suffix)}")
+    d = yaml.safe_load(path.read_text())
+    return d, d.get("tasks") or {}
+
+
 def transfer_references() -> list[str]:
-    return sorted(p.stem for p in TABLES_DIR.glob(f"*{TRANSFER_SUFFIX}.yaml"))
+    return _named(TRANSFER_SUFFIX)
 
 
 def load_transfer(name: str) -> TransferReference:
-    """One ``*_transfer.yaml``: its pairs with the task names mapped to auxrun's (``tasks``)."""
-    path = TABLES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"no transfer reference '{name}'; available: {transfer_references()}")
-    d = yaml.safe_load(path.read_text())
-    names = d.get("tasks") or {}
+    """One ``*_transfer.yaml``: its pairs with the task names mapped to auxrun's."""
+    d, names = _read_named(name, TRANSFER_SUFFIX, "transfer reference")
     pairs = []
     for p in d["pairs"]:
         target, source = names.get(p["target"], p["target"]), names.get(p["source"], p["source"])
@@ -159,16 +168,12 @@ class SingleTaskReference:
 
 
 def single_task_references() -> list[str]:
-    return sorted(p.stem for p in TABLES_DIR.glob(f"*{SINGLE_TASK_SUFFIX}.yaml"))
+    return _named(SINGLE_TASK_SUFFIX)
 
 
 def load_single_task(name: str) -> SingleTaskReference:
-    """One ``*_single_task.yaml``: its scores with the task names mapped to auxrun's (``tasks``)."""
-    path = TABLES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"no single-task reference '{name}'; available: {single_task_references()}")
-    d = yaml.safe_load(path.read_text())
-    names = d.get("tasks") or {}
+    """One ``*_single_task.yaml``: its scores with the task names mapped to auxrun's."""
+    d, names = _read_named(name, SINGLE_TASK_SUFFIX, "single-task reference")
     scores = [
         SingleTaskScore(names.get(s["task"], s["task"]), s["metric"], float(s["score"])) for s in d["scores"]
     ]
