@@ -41,6 +41,9 @@ def test_ctrl_c_ends_in_one_line_with_the_command_that_resumes(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # ... with Ctrl-C's default disposition: a shell starts a background job (`pytest &`) with SIGINT
+        # ignored, and an ignored signal stays ignored across exec, so the run would never see it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300
     while (
