@@ -48,12 +48,17 @@ def git_commit() -> str | None:
 
 
 def device_name(device: str) -> str:
+    """The device a run trained on. On the CPU this names the kernel set torch dispatched to
+    (``AVX512``, ``AVX2``, ``DEFAULT``; ``ATEN_CPU_CAPABILITY`` chooses another): two machines with
+    different kernel sets sum in another order, and their float metrics may differ from the fourth
+    decimal (docs/guides/resume-and-caches.md, Determinism)."""
     import torch
 
     if device != "cpu" and torch.cuda.is_available():
         index = int(device.split(":")[1]) if device.startswith("cuda:") else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return f"cpu ({platform.processor() or platform.machine()})"
+    kernels = torch.backends.cpu.get_cpu_capability()
+    return f"cpu ({platform.processor() or platform.machine()}, {kernels} kernels)"
 
 
 def command() -> str:

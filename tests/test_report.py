@@ -354,3 +354,27 @@ def test_seeds_note_groups_cells_by_seed_set():
         "- seeds 1: avil on stsb; diw on stsb",
     ]
     assert seeds_note(cells[:3]) == "Seeds present in every cell: 1, 2, 3."
+
+
+def test_a_rerun_against_an_earlier_reports_runs_csv(tmp_path, capsys):
+    """--against pairs runs by folder, primary, method and seed and compares at runs.csv's 4 decimals."""
+    first, again = tmp_path / "first", tmp_path / "again"
+    for root, (a, b) in ((first, (80.0, 70.123449)), (again, (80.00001, 70.12346))):
+        make_run(root / "p_s1", "no_sel", 1, a)
+        make_run(root / "p_s2", "no_sel", 2, b)
+    make_run(again / "p_s3", "no_sel", 3, 10.0)  # no earlier row
+    make_run(again / "q_s1", "no_sel", 2, 10.0)  # an earlier folder of this name held seed 1: not paired
+    make_run(first / "q_s1", "no_sel", 1, 10.0)
+    main([str(first), "--out", str(tmp_path / "rep")])
+    main([str(again), "--against", str(tmp_path / "rep" / "runs.csv")])
+    out = capsys.readouterr().out
+    assert (
+        "2 finished runs here have a row in runs.csv with the same folder, primary, method and seed (2 have none)"
+        in out
+    )
+    # 80.0000 prints alike; 70.1234 against 70.1235 does not, and its difference includes the rounding
+    assert "| dev | accuracy | 2 | 1 | 0.0001 |" in out
+    assert "| p_s2 | dev | accuracy | 70.1234 | 70.1235 | +0.0001 |" in out
+    with pytest.raises(SystemExit):
+        main([str(again), "--against", str(first / "p_s1" / "config.yaml")])
+    assert "not a runs.csv written by auxrun-report" in capsys.readouterr().err

@@ -142,11 +142,21 @@ def test_results_record_provenance(tmp_path):
     }
     assert prov["auxrun"] == auxrun.__version__ and prov["python"] == platform.python_version()
     assert prov["torch"] == torch.__version__ and prov["transformers"] == transformers.__version__
-    assert prov["device"].startswith("cpu")
+    cpu = platform.processor() or platform.machine()
+    assert prov["device"] == f"cpu ({cpu}, {torch.backends.cpu.get_cpu_capability()} kernels)"
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode == 0:
         assert prov["git_commit"].split("+")[0] == head.stdout.strip()
     assert json.loads((tmp_path / "results.json").read_text())["provenance"] == prov
+
+
+def test_device_names_the_cpu_kernel_set():
+    """Runs on machines with different kernel sets may differ in the fourth decimal: the provenance
+    says which set a run used (ATEN_CPU_CAPABILITY picks one at torch's start)."""
+    code = "from auxrun.provenance import device_name; print(device_name('cpu'))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().endswith(", DEFAULT kernels)")
 
 
 def test_git_commit_is_null_outside_a_clone(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ reviewer can check.
 - Under an ``experiment=transfer_truth`` measurement: the truth table and its heatmap, other work's
   transfer signs beside ours (auxrun/paper_tables/*_transfer.yaml) and every selector scored against
   it (auxrun/reporting/truth.py).
+- ``--against RUNS.csv``: each run beside the runs.csv an earlier report wrote (auxrun/reporting/rerun.py).
 - ``--out DIR`` writes report.md (every table below and the figures), runs.csv, cells.csv and
   figures/: the score-versus-cost frontier, selection matrices, score against N, the measured
   transfer, and each run's own figures. ``--out PAGE.md`` writes the page itself at PAGE.md and the
@@ -649,6 +650,10 @@ def write_report(data: dict[str, Any], args) -> Path:
         seeds_note(cells),
         "",
     ]
+    if getattr(args, "against", None):
+        from auxrun.reporting.rerun import against_section
+
+        md += against_section(runs, args.root, args.against)
     paper = paper_section(data["experiment"], cells, "md", args.experiment is not None)
     if paper:
         md += [f"## Against the paper ({data['experiment']})", "", paper]
@@ -777,12 +782,25 @@ def main(argv: list[str] | None = None) -> None:
         action="store_false",
         help="do not copy each run's own figures beside the report (a results page kept in git)",
     )
+    ap.add_argument(
+        "--against",
+        type=Path,
+        metavar="RUNS.csv",
+        help="compare each run's scores with the runs.csv an earlier report wrote (a rerun of a results page)",
+    )
     ap.add_argument("--resamples", type=int, default=1000, help="paired-bootstrap resamples")
     ap.add_argument("--bootstrap-seed", type=int, default=0)
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if not args.root.is_dir():
         ap.error(f"{args.root}: no such folder")
+    if args.against is not None:
+        from auxrun.reporting.rerun import AgainstError, read_runs_csv
+
+        try:
+            read_runs_csv(args.against)
+        except AgainstError as e:
+            ap.error(f"--against {e}")
     data = build(args)
     if args.out:
         path = write_report(data, args)
@@ -794,6 +812,10 @@ def main(argv: list[str] | None = None) -> None:
     paper = paper_section(data["experiment"], data["cells"], args.format, args.experiment is not None)
     if paper:
         sys.stdout.write("\n" + (paper if args.format == "md" else paper.split("\n\n")[-1]))
+    if args.against is not None:
+        from auxrun.reporting.rerun import against_section
+
+        sys.stdout.write("\n" + "\n".join(against_section(data["runs"], args.root, args.against)))
     uheader, urows = unfinished_table(data["runs"], args.root)
     if urows:
         sys.stdout.write("\nUnfinished sweep points:\n" + render(uheader, urows, args.format))
