@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from auxrun.reporting.report import render
 from auxrun.reporting.runs import Run
 
 NEEDED = ("run", "primary", "method", "seed", "main_metric")
@@ -72,11 +73,8 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
             f"No finished run here has a row in {path.name} with the same folder, primary, method and seed.",
             "",
         ]
-    summary = [
-        "| split | metric | runs compared | the same to 4 decimals | largest difference |",
-        "|---|---|---|---|---|",
-    ]
-    differ: list[str] = []
+    summary: list[list[str]] = []
+    differ: list[list[str]] = []
     metrics = sorted({run.main_metric or "" for _, run, _ in paired})
     for split in splits:
         for metric in metrics:
@@ -91,24 +89,22 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
                     same += 1
                 else:
                     differ.append(
-                        f"| {name} | {split} | {metric} | {before:.4f} | {now:.4f} | {now - before:+.4f} |"
+                        [name, split, metric, f"{before:.4f}", f"{now:.4f}", f"{now - before:+.4f}"]
                     )
                 largest = max(largest, abs(now - before))
             if compared:
-                summary.append(f"| {split} | {metric} | {compared} | {same} | {largest:.4f} |")
+                summary.append([split, metric, str(compared), str(same), f"{largest:.4f}"])
     lines += [
         f"{len(paired)} finished runs here have a row in {path.name} with the same folder, primary, method "
         f"and seed ({unpaired} have none). A score is the same when both print alike at runs.csv's four "
         "decimals; the largest difference includes that rounding.",
         "",
-        *summary,
-        "",
+        render(
+            ["split", "metric", "runs compared", "the same to 4 decimals", "largest difference"],
+            summary,
+            "md",
+        ),
     ]
     if differ:
-        lines += [
-            "| run | split | metric | earlier | now | difference |",
-            "|---|---|---|---|---|---|",
-            *differ,
-            "",
-        ]
+        lines.append(render(["run", "split", "metric", "earlier", "now", "difference"], differ, "md"))
     return lines
