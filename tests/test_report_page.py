@@ -107,7 +107,11 @@ def test_the_header_lists_every_sweep_with_its_runs_and_wall_time(tmp_path):
         )
     make_run(root / "lone", "single_task", 1, 60.0, primary="a", tasks=("a",))
     res = json.loads((root / "lone" / "results.json").read_text())
-    res["provenance"] = {"command": "auxrun method=single_task primary=a"}
+    res["provenance"] = {
+        "command": "auxrun method=single_task primary=a",
+        "torch": "2.9",
+        "transformers": "5.1",
+    }
     (root / "lone" / "results.json").write_text(json.dumps(res))
 
     main([str(root), "--out", str(tmp_path / "page.md"), "--resamples", "20"])
@@ -127,6 +131,7 @@ def test_the_header_lists_every_sweep_with_its_runs_and_wall_time(tmp_path):
         "| `lone` | 1 | 3 s | `auxrun method=single_task primary=a` |",
     ]
     assert "9 finished runs, 4 selection only (stage=select), 0 unfinished" in md
+    assert "; packages: torch 2.9, transformers 5.1; summed wall time" in md
 
 
 def test_keys_that_only_choose_sweep_points_split_no_cell(tmp_path, capsys):

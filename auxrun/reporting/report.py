@@ -597,6 +597,9 @@ def provenance_lines(runs: list[Run], args) -> list[str]:
     prov = [(r.results or {}).get("provenance") or {} for r in runs]
     devices = sorted({str(p.get("device")) for p in prov if p.get("device")})
     commits = sorted({str(p.get("git_commit")) for p in prov if p.get("git_commit")})
+    packages = sorted(
+        {", ".join(f"{k} {p[k]}" for k in ("torch", "transformers") if p.get(k)) for p in prov} - {""}
+    )  # a float metric can move in the fourth decimal with another version (resume-and-caches.md)
     wall = sum(r.wall_s() for r in runs)
     lines = [
         f"Written by `{shlex.join(['auxrun-report', *argv])}` at commit {git_commit() or 'unknown'} on "
@@ -609,6 +612,7 @@ def provenance_lines(runs: list[Run], args) -> list[str]:
     lines += [
         "",
         f"Runs' commits: {', '.join(commits) or 'unknown'}; devices: {', '.join(devices) or 'unknown'}; "
+        f"packages: {'; '.join(packages) or 'unknown'}; "
         f"summed wall time of their stages: {wall / 3600:.2f} h.",
     ]
     return lines
