@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from auxrun.errors import AuxrunError, ConfigError
+from auxrun.provenance import commit_at_start
 
 log = logging.getLogger("auxrun")
 ERROR_FILE = "error.txt"
@@ -122,6 +123,7 @@ def interrupted(run_dir: Path | None, sweep_dir: Path | None) -> None:
 
 
 def run_job(dcfg: DictConfig) -> float | None:
+    commit_at_start()  # the code this process runs, before anyone edits the checkout (provenance)
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     sweep = hc.mode == RunMode.MULTIRUN

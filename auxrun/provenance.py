@@ -47,6 +47,18 @@ def git_commit() -> str | None:
         return None
 
 
+_AT_START: list[str | None] = []
+
+
+def commit_at_start() -> str | None:
+    """The commit of the code this process runs: ``git_commit()`` at its first call, which
+    ``run_job`` makes as a job starts. A sweep's points run in one process on the code it imported
+    when it started: a commit or an edit made while it runs must not be credited to its later points."""
+    if not _AT_START:
+        _AT_START.append(git_commit())
+    return _AT_START[0]
+
+
 def device_name(device: str) -> str:
     """The device a run trained on. On the CPU this names the kernel set torch dispatched to
     (``AVX512``, ``AVX2``, ``DEFAULT``; ``ATEN_CPU_CAPABILITY`` chooses another): two machines with
@@ -94,7 +106,7 @@ def provenance(device: str) -> dict[str, Any]:
 
     out = {
         "auxrun": _version("auxrun") or auxrun.__version__,
-        "git_commit": git_commit(),
+        "git_commit": commit_at_start(),
         "python": platform.python_version(),
         "torch": _version("torch"),
         "transformers": _version("transformers"),

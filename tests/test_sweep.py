@@ -195,3 +195,15 @@ def test_slurm_settings_are_overrides_of_hardware_slurm():
     assert default.hydra.launcher.max_num_timeout > 0  # a timed-out job is requeued
     assert default.hardware.requeue is True  # and continues its run folder
     assert default.hydra.launcher.partition is None and default.hydra.launcher.timeout_min == 720
+
+
+def test_a_process_credits_the_commit_it_started_on(monkeypatch):
+    """A sweep's points run in one process on the code it imported: a commit made while it runs is
+    not the code of its later points."""
+    from auxrun import provenance
+
+    commits = iter(["aaaa", "bbbb+dirty"])
+    monkeypatch.setattr(provenance, "git_commit", lambda: next(commits))
+    monkeypatch.setattr(provenance, "_AT_START", [])
+    assert provenance.commit_at_start() == "aaaa"
+    assert provenance.provenance("cpu")["git_commit"] == "aaaa"
