@@ -192,6 +192,11 @@ def comparison_table(keys: list[str], cells: list[Cell]) -> tuple[list[str], lis
 # ---- csv files ----------------------------------------------------------------------------------
 
 
+def run_label(run: Run, root: Path) -> str:
+    """A run's folder below the report's root, as runs.csv names it ("." for the root itself)."""
+    return str(run.path.relative_to(root)) if run.path != root else "."
+
+
 def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
     vary = [k for k in varying_keys(runs) if k != "primary"]
     splits = sorted({s for r in runs if r.results for s in r.results.get("best", {})})
@@ -214,7 +219,7 @@ def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
         cost = (r.results or {}).get("cost", {})
         rows.append(
             [
-                str(r.path.relative_to(root)) if r.path != root else ".",
+                run_label(r, root),
                 r.status,
                 *(_val(r.config.get(k)) for k in vary),
                 r.primary,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from auxrun.reporting.report import render
+from auxrun.reporting.report import render, run_label
 from auxrun.reporting.runs import Run
 
 NEEDED = ("run", "primary", "method", "seed", "main_metric")
@@ -56,7 +56,7 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
     for run in runs:
         if run.results is None:
             continue
-        name = str(run.path.relative_to(root)) if run.path != root else "."
+        name = run_label(run, root)
         row = earlier.get(name)
         same_point = row is not None and (row["primary"], row["method"], row["seed"]) == (
             run.primary,
