@@ -359,22 +359,48 @@ def test_seeds_note_groups_cells_by_seed_set():
 def test_a_rerun_against_an_earlier_reports_runs_csv(tmp_path, capsys):
     """--against pairs runs by folder, primary, method and seed and compares at runs.csv's 4 decimals."""
     first, again = tmp_path / "first", tmp_path / "again"
-    for root, (a, b) in ((first, (80.0, 70.123449)), (again, (80.00001, 70.12346))):
-        make_run(root / "p_s1", "no_sel", 1, a)
-        make_run(root / "p_s2", "no_sel", 2, b)
-    make_run(again / "p_s3", "no_sel", 3, 10.0)  # no earlier row
-    make_run(again / "q_s1", "no_sel", 2, 10.0)  # an earlier folder of this name held seed 1: not paired
-    make_run(first / "q_s1", "no_sel", 1, 10.0)
+    for root, (a, b), ranked, chose in (
+        (first, (80.0, 70.123449), {"r": 0.5, "u": 0.2, "n": 0.1}, ["u"]),
+        (again, (80.00001, 70.12346), {"r": 0.5, "u": 0.1, "n": 0.2}, ["n"]),
+    ):
+        make_run(root / "p_s1", "textemb", 1, a, selected=["r"], scores=ranked)
+        make_run(root / "p_s2", "textemb", 2, b, selected=[])
+        make_run(root / "s_s1", "textemb", 1, 0.0, selected=chose)  # a stage=select run: no scores
+        (root / "s_s1" / "results.json").unlink()
+        cfg = yaml.safe_load((root / "s_s1" / "config.yaml").read_text())
+        (root / "s_s1" / "config.yaml").write_text(yaml.safe_dump({**cfg, "stage": "select"}))
+    make_run(again / "p_s3", "textemb", 3, 10.0)  # no earlier row
+    make_run(again / "q_s1", "textemb", 2, 10.0)  # an earlier folder of this name held seed 1: not paired
+    make_run(first / "q_s1", "textemb", 1, 10.0)
     main([str(first), "--out", str(tmp_path / "rep")])
+    rows = {row["run"]: row for row in read_csv(tmp_path / "rep" / "runs.csv")}
+    assert (rows["p_s1"]["selected"], rows["p_s1"]["ranking"]) == ("r", "r > u > n")
+    assert (rows["p_s2"]["selected"], rows["s_s1"]["selected"], rows["s_s1"]["ranking"]) == ("none", "u", "")
     main([str(again), "--against", str(tmp_path / "rep" / "runs.csv")])
     out = capsys.readouterr().out
     assert (
-        "2 finished runs here have a row in runs.csv with the same folder, primary, method and seed (2 have none)"
+        "3 finished runs here have a row in runs.csv with the same folder, primary, method and seed (2 have none)"
         in out
     )
     # 80.0000 prints alike; 70.1234 against 70.1235 does not, and its difference includes the rounding
     assert "| dev | accuracy | 2 | 1 | 0.0001 |" in out
     assert "| p_s2 | dev | accuracy | 70.1234 | 70.1235 | +0.0001 |" in out
+    # the selection-only run is compared on what it selected; only p_s1 has a ranking
+    assert "| selected auxiliaries | 3 | 2 |" in out and "| ranking of the candidates | 1 | 0 |" in out
+    assert "| s_s1 | selected auxiliaries | u | n |" in out
+    assert "| p_s1 | ranking of the candidates | r > u > n | r > n > u |" in out
+    # a runs.csv from before these columns: scores compared, selections not
+    older = tmp_path / "older.csv"
+    with open(tmp_path / "rep" / "runs.csv", newline="") as f, open(older, "w", newline="") as g:
+        reader = csv.DictReader(f)
+        keep = [c for c in reader.fieldnames if c not in ("selected", "ranking")]
+        writer = csv.DictWriter(g, keep, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(reader)
+    main([str(again), "--against", str(older)])
+    out = capsys.readouterr().out
+    assert "| dev | accuracy | 2 | 1 | 0.0001 |" in out
+    assert "older.csv has no `selected` and `ranking` columns" in out and "selected auxiliaries" not in out
     with pytest.raises(SystemExit):
         main([str(again), "--against", str(first / "p_s1" / "config.yaml")])
     assert "not a runs.csv written by auxrun-report" in capsys.readouterr().err

@@ -197,6 +197,20 @@ def run_label(run: Run, root: Path) -> str:
     return str(run.path.relative_to(root)) if run.path != root else "."
 
 
+def selected_label(run: Run) -> str:
+    """The auxiliaries a run's selection.json selected, sorted ("none": it selected nothing; "": no
+    selection.json)."""
+    if run.selection is None:
+        return ""
+    return " ".join(sorted(run.selection.get("selected_tasks") or [])) or "none"
+
+
+def ranking_label(run: Run) -> str:
+    """The candidates by the method's score, most useful first (ties by name); "" when it has none."""
+    scores = run.task_scores()
+    return " > ".join(sorted(scores, key=lambda t: (-scores[t], t)))
+
+
 def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
     vary = [k for k in varying_keys(runs) if k != "primary"]
     splits = sorted({s for r in runs if r.results for s in r.results.get("best", {})})
@@ -212,6 +226,8 @@ def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
         "cost_select_wall_s",
         "cost_train_wall_s",
         "cost_examples_backward",
+        "selected",
+        "ranking",
         "reason",
     ]
     rows = []
@@ -230,6 +246,8 @@ def runs_rows(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
                 _f(cost.get("select", {}).get("wall_s"), 3),
                 _f(cost.get("train", {}).get("wall_s"), 3),
                 str(int(r.cost())) if r.results else "",
+                selected_label(r),
+                ranking_label(r),
                 r.reason or "",
             ]
         )

@@ -1,17 +1,23 @@
 """``auxrun-report DIR --against RUNS.csv``: a rerun against the runs.csv an earlier report wrote (a
 results page's ``docs/results/<page>/runs.csv``). Runs are paired by their folder below the report's
 root, and must agree on primary, method and seed; each split's score is compared at the four decimals
-runs.csv keeps. Whether a rerun reproduced a published page is then one command and one table."""
+runs.csv keeps, and where the earlier runs.csv has them, the selected auxiliaries and the ranking of the
+candidates (a ``stage=select`` run has nothing else to compare). Whether a rerun reproduced a published
+page is then one command and two tables."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from auxrun.reporting.report import render, run_label
+from auxrun.reporting.report import ranking_label, render, run_label, selected_label
 from auxrun.reporting.runs import Run
 
 NEEDED = ("run", "primary", "method", "seed", "main_metric")
+CHOICES = (
+    ("selected", "selected auxiliaries", selected_label),
+    ("ranking", "ranking of the candidates", ranking_label),
+)
 
 
 class AgainstError(ValueError):
@@ -54,7 +60,7 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
     paired: list[tuple[str, Run, dict[str, str]]] = []
     unpaired = 0
     for run in runs:
-        if run.results is None:
+        if run.results is None and not run.selection_only:
             continue
         name = run_label(run, root)
         row = earlier.get(name)
@@ -99,12 +105,41 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
         f"and seed ({unpaired} have none). A score is the same when both print alike at runs.csv's four "
         "decimals; the largest difference includes that rounding.",
         "",
-        render(
-            ["split", "metric", "runs compared", "the same to 4 decimals", "largest difference"],
-            summary,
-            "md",
-        ),
     ]
+    if summary:
+        header = ["split", "metric", "runs compared", "the same to 4 decimals", "largest difference"]
+        lines.append(render(header, summary, "md"))
     if differ:
         lines.append(render(["run", "split", "metric", "earlier", "now", "difference"], differ, "md"))
+    return lines + choices_lines(paired, path)
+
+
+def choices_lines(paired: list[tuple[str, Run, dict[str, str]]], path: Path) -> list[str]:
+    """What each run selected and how it ranked the candidates, beside the earlier runs.csv's."""
+    first = paired[0][2]
+    if any(column not in first for column, _, _ in CHOICES):
+        return [
+            f"{path.name} has no `selected` and `ranking` columns (an older auxrun wrote it): selections not compared.",
+            "",
+        ]
+    summary: list[list[str]] = []
+    differ: list[list[str]] = []
+    for column, what, label in CHOICES:
+        compared = same = 0
+        for name, run, row in paired:
+            before, now = row[column], label(run)
+            if not before and not now:
+                continue
+            compared += 1
+            if before == now:
+                same += 1
+            else:
+                differ.append([name, what, before or "-", now or "-"])
+        if compared:
+            summary.append([what, str(compared), str(same)])
+    if not summary:
+        return []
+    lines = [render(["what", "runs compared", "the same"], summary, "md")]
+    if differ:
+        lines.append(render(["run", "what", "earlier", "now"], differ, "md"))
     return lines
