@@ -379,8 +379,8 @@ def test_a_rerun_against_an_earlier_reports_runs_csv(tmp_path, capsys):
     main([str(again), "--against", str(tmp_path / "rep" / "runs.csv")])
     out = capsys.readouterr().out
     assert (
-        "3 finished runs here have a row in runs.csv with the same folder, primary, method and seed (2 have none)"
-        in out
+        "3 runs here (1 of them selection only) have a row in runs.csv with the same folder, primary, method and "
+        "seed (2 have none)" in out
     )
     # 80.0000 prints alike; 70.1234 against 70.1235 does not, and its difference includes the rounding
     assert "| dev | accuracy | 2 | 1 | 0.0001 |" in out

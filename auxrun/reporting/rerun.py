@@ -76,9 +76,11 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
     lines = [f"## Against an earlier run ({path})", ""]
     if not paired:
         return lines + [
-            f"No finished run here has a row in {path.name} with the same folder, primary, method and seed.",
+            f"No run here has a row in {path.name} with the same folder, primary, method and seed.",
             "",
         ]
+    selection_only = sum(run.selection_only for _, run, _ in paired)
+    only = f" ({selection_only} of them selection only)" if selection_only else ""
     summary: list[list[str]] = []
     differ: list[list[str]] = []
     metrics = sorted({run.main_metric or "" for _, run, _ in paired})
@@ -101,7 +103,7 @@ def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
             if compared:
                 summary.append([split, metric, str(compared), str(same), f"{largest:.4f}"])
     lines += [
-        f"{len(paired)} finished runs here have a row in {path.name} with the same folder, primary, method "
+        f"{len(paired)} runs here{only} have a row in {path.name} with the same folder, primary, method "
         f"and seed ({unpaired} have none). A score is the same when both print alike at runs.csv's four "
         "decimals; the largest difference includes that rounding.",
         "",
