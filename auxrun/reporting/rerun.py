@@ -55,7 +55,7 @@ def _number(text: str | None) -> float | None:
 
 def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
     """Markdown lines: how many runs were paired and agree to four decimals per split, the largest
-    difference, and every score that differs."""
+    difference and every score that differs; then what the runs selected (``choices_lines``)."""
     splits, earlier = read_runs_csv(path)
     paired: list[tuple[str, Run, dict[str, str]]] = []
     unpaired = 0
