@@ -677,10 +677,10 @@ def write_report(data: dict[str, Any], args) -> Path:
         seeds_note(cells),
         "",
     ]
-    if getattr(args, "against", None):
+    if getattr(args, "earlier", None):  # --against, read once by main()
         from auxrun.reporting.rerun import against_section
 
-        md += against_section(runs, args.root, args.against)
+        md += against_section(runs, args.root, args.against, args.earlier)
     paper = paper_section(data["experiment"], cells, "md", args.experiment is not None)
     if paper:
         md += [f"## Against the paper ({data['experiment']})", "", paper]
@@ -821,11 +821,12 @@ def main(argv: list[str] | None = None) -> None:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if not args.root.is_dir():
         ap.error(f"{args.root}: no such folder")
+    args.earlier = None
     if args.against is not None:
         from auxrun.reporting.rerun import AgainstError, read_runs_csv
 
         try:
-            read_runs_csv(args.against)
+            args.earlier = read_runs_csv(args.against)
         except AgainstError as e:
             ap.error(f"--against {e}")
     data = build(args)
@@ -839,10 +840,11 @@ def main(argv: list[str] | None = None) -> None:
     paper = paper_section(data["experiment"], data["cells"], args.format, args.experiment is not None)
     if paper:
         sys.stdout.write("\n" + (paper if args.format == "md" else paper.split("\n\n")[-1]))
-    if args.against is not None:
+    if args.earlier is not None:
         from auxrun.reporting.rerun import against_section
 
-        sys.stdout.write("\n" + "\n".join(against_section(data["runs"], args.root, args.against)))
+        section = against_section(data["runs"], args.root, args.against, args.earlier)
+        sys.stdout.write("\n" + "\n".join(section))
     uheader, urows = unfinished_table(data["runs"], args.root)
     if urows:
         sys.stdout.write("\nUnfinished sweep points:\n" + render(uheader, urows, args.format))

@@ -53,10 +53,13 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def against_section(runs: list[Run], root: Path, path: Path) -> list[str]:
+def against_section(
+    runs: list[Run], root: Path, path: Path, read: tuple[list[str], dict[str, dict[str, str]]]
+) -> list[str]:
     """Markdown lines: how many runs were paired and agree to four decimals per split, the largest
-    difference and every score that differs; then what the runs selected (``choices_lines``)."""
-    splits, earlier = read_runs_csv(path)
+    difference and every score that differs; then what the runs selected (``choices_lines``).
+    ``read``: ``read_runs_csv(path)``."""
+    splits, earlier = read
     paired: list[tuple[str, Run, dict[str, str]]] = []
     unpaired = 0
     for run in runs:
