@@ -397,7 +397,7 @@ def collect_run_figures(runs: list[Run], root: Path, out: Path) -> list[Path]:
 def unfinished_table(runs: list[Run], root: Path) -> tuple[list[str], list[list[str]]]:
     rows = [
         [
-            str(r.path.relative_to(root)) if r.path != root else ".",
+            run_label(r, root),
             r.method,
             r.primary,
             _val(r.seed),
